@@ -1,0 +1,180 @@
+//! Opening an engine: session state built in one place, every catalog table registered.
+
+use std::sync::Arc;
+
+use datafusion::catalog::{MemorySchemaProvider, TableProvider};
+use datafusion::datasource::file_format::parquet::ParquetFormat;
+use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
+use datafusion::execution::SessionState;
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::execution::session_state::SessionStateBuilder;
+use datafusion::prelude::{SessionConfig, SessionContext};
+use zicht_catalog::{Catalog, TableDef};
+
+use crate::error::{EngineError, Result};
+use crate::options::{EngineOptions, ProtectionMode};
+use crate::session::Session;
+
+/// The name clients see as the database (PostgreSQL's current_database()).
+pub(crate) const CATALOG_NAME: &str = "zicht";
+
+/// An open warehouse. Cheap to share; hand each caller its own [`Session`].
+#[derive(Clone)]
+pub struct Engine {
+    state: SessionState,
+    catalog: Arc<Catalog>,
+    protected: bool,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("tables", &self.catalog.tables.len())
+            .field("protected", &self.protected)
+            .finish()
+    }
+}
+
+impl Engine {
+    /// Opens the catalog's tables in `options.data_dir`, checking that every source exists and has
+    /// the catalog's columns.
+    pub async fn open(options: EngineOptions) -> Result<Engine> {
+        check_data_dir(&options)?;
+        let protected = matches!(options.protection, ProtectionMode::Protected { .. });
+        let state = build_state(&options)?;
+        let ctx = SessionContext::new_with_state(state);
+        let zicht = ctx.catalog(CATALOG_NAME).ok_or_else(|| EngineError::Data {
+            dir: options.data_dir.display().to_string(),
+            message: "the session has no zicht catalog".into(),
+        })?;
+        for schema in options.catalog.schemas() {
+            zicht.register_schema(schema, Arc::new(MemorySchemaProvider::new())).map_err(EngineError::from_planning)?;
+        }
+        for table in &options.catalog.tables {
+            let provider = open_table(&ctx, &options, table).await?;
+            let schema = zicht.schema(&table.schema).expect("registered above");
+            schema.register_table(table.name.clone(), provider).map_err(EngineError::from_planning)?;
+        }
+        Ok(Engine { state: ctx.state(), catalog: Arc::new(options.catalog), protected })
+    }
+
+    /// A new session for `user`, with its own settings, sharing the engine's tables and memory.
+    pub fn session(&self, user: &str) -> Session {
+        let state = SessionStateBuilder::new_from_existing(self.state.clone())
+            .with_session_id(format!("{user}-{}", next_session_number()))
+            .build();
+        Session::new(SessionContext::new_with_state(state), user, self.protected)
+    }
+
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+
+    /// False only for [`ProtectionMode::UnprotectedForTestsAndBenchmarksOnly`].
+    pub fn is_protected(&self) -> bool {
+        self.protected
+    }
+}
+
+fn next_session_number() -> u64 {
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
+fn check_data_dir(options: &EngineOptions) -> Result<()> {
+    let dir = options.data_dir.display().to_string();
+    if !options.data_dir.is_dir() {
+        return Err(EngineError::Data { dir, message: "not a directory".into() });
+    }
+    let missing = options.catalog.missing_sources(&options.data_dir);
+    if !missing.is_empty() {
+        let list = missing.iter().map(|p| p.to_string()).collect::<Vec<_>>().join("; ");
+        return Err(EngineError::Data { dir, message: format!("missing data: {list} (run `zicht gen`)") });
+    }
+    Ok(())
+}
+
+/// The one place session state is built: configuration, functions, and the suppression layer.
+fn build_state(options: &EngineOptions) -> Result<SessionState> {
+    let mut config = SessionConfig::new()
+        .with_default_catalog_and_schema(CATALOG_NAME, "public")
+        .with_create_default_catalog_and_schema(true)
+        .with_information_schema(true);
+    if let Some(partitions) = options.target_partitions {
+        config = config.with_target_partitions(partitions);
+    }
+    if let Some(batch_size) = options.batch_size {
+        config = config.with_batch_size(batch_size);
+    }
+    let mut runtime = RuntimeEnvBuilder::new();
+    if let Some(limit) = options.memory_limit {
+        runtime = runtime.with_memory_limit(limit, 1.0);
+    }
+    let runtime = runtime.build_arc().map_err(EngineError::from_planning)?;
+    let mut builder = SessionStateBuilder::new().with_config(config).with_runtime_env(runtime).with_default_features();
+    // UDF_REGISTRATION
+    if let ProtectionMode::Protected { secret_key } = &options.protection {
+        let layer = zicht_suppress::SuppressionLayer::new(secret_key.as_bytes());
+        builder =
+            builder.with_analyzer_rule(layer.analyzer_rule()).with_physical_optimizer_rule(layer.physical_guard());
+    }
+    Ok(builder.build())
+}
+
+async fn open_table(ctx: &SessionContext, options: &EngineOptions, table: &TableDef) -> Result<Arc<dyn TableProvider>> {
+    let data_error = |message: String| EngineError::Data { dir: options.data_dir.display().to_string(), message };
+    let path = options.data_dir.join(&table.source);
+    let path = path.canonicalize().map_err(|e| data_error(format!("{}: {e}", path.display())))?;
+    let url = ListingTableUrl::parse(path.to_string_lossy()).map_err(|e| data_error(e.to_string()))?;
+    let listing = ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
+    let found =
+        listing.infer_schema(&ctx.state(), &url).await.map_err(|e| data_error(format!("{}: {e}", table.source)))?;
+    let expected = scan_schema(table);
+    for field in expected.fields() {
+        match found.field_with_name(field.name()) {
+            Ok(actual) if actual.data_type() == field.data_type() => {}
+            Ok(actual) => {
+                return Err(data_error(format!(
+                    "{}: column {} is {} in the data but {} in the catalog ({})",
+                    table.source,
+                    field.name(),
+                    actual.data_type(),
+                    field.data_type(),
+                    table.file
+                )));
+            }
+            Err(_) => {
+                return Err(data_error(format!(
+                    "{}: column {} of {} is missing",
+                    table.source,
+                    field.name(),
+                    table.file
+                )));
+            }
+        }
+    }
+    let config = ListingTableConfig::new(url).with_listing_options(listing).with_schema(expected);
+    let listing_table: Arc<dyn TableProvider> =
+        Arc::new(ListingTable::try_new(config).map_err(EngineError::from_planning)?);
+    Ok(if table.is_protected() {
+        Arc::new(zicht_suppress::ProtectedTable::new(listing_table, Arc::new(table.clone())))
+    } else {
+        listing_table
+    })
+}
+
+/// The catalog schema as DataFusion scans it: Parquet strings are read as `Utf8View`, so the table
+/// exposes them that way rather than casting every batch.
+fn scan_schema(table: &TableDef) -> datafusion::arrow::datatypes::SchemaRef {
+    use datafusion::arrow::datatypes::{DataType, Field, Schema};
+    let schema = table.arrow_schema();
+    let fields: Vec<Field> = schema
+        .fields()
+        .iter()
+        .map(|f| match f.data_type() {
+            DataType::Utf8 => f.as_ref().clone().with_data_type(DataType::Utf8View),
+            _ => f.as_ref().clone(),
+        })
+        .collect();
+    Arc::new(Schema::new(fields))
+}

@@ -1,0 +1,41 @@
+//! The embeddable Zicht query engine.
+//!
+//! Open a [catalog](zicht_catalog::Catalog) and a data directory, get an [`Engine`]; every
+//! connection or caller gets its own [`Session`] (its own settings), runs SQL and streams Arrow
+//! record batches. The engine holds no runtime, reads no environment and parses no command line:
+//! call it from inside your own tokio runtime, like one embeds DuckDB.
+//!
+//! Every result leaves the engine as [`Released`], which only the protected path constructs: the
+//! suppression layer (`zicht-suppress`) is installed in the one place session state is built
+//! ([`Engine::open`]), its analyzer rule rewrites every aggregate over protected rows into a
+//! protecting aggregate, and its guard verifies each physical plan before it runs.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), zicht_engine::EngineError> {
+//! use futures::TryStreamExt;
+//! use zicht_engine::{Engine, EngineOptions};
+//!
+//! let options = EngineOptions::new(zicht_catalog::Catalog::embedded()?, "/var/lib/zicht/data")
+//!     .with_secret_key("a long random secret from your configuration");
+//! let engine = Engine::open(options).await?;
+//! let session = engine.session("analist");
+//! let batches: Vec<_> = session
+//!     .sql("SELECT gm_code, count(*) AS personen FROM basis.persoon JOIN regio.buurt USING (bu_code) GROUP BY gm_code")
+//!     .await?
+//!     .try_collect()
+//!     .await?;
+//! # Ok(()) }
+//! ```
+
+mod engine;
+mod error;
+mod options;
+mod session;
+
+pub use engine::Engine;
+pub use error::{EngineError, Result};
+pub use options::{EngineOptions, ProtectionMode};
+pub use session::{Released, Session};
+
+/// Re-exported so embedders use the same DataFusion and Arrow versions as the engine.
+pub use datafusion;

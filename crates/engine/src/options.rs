@@ -1,0 +1,68 @@
+//! How an engine is opened.
+
+use std::path::PathBuf;
+
+use zicht_catalog::Catalog;
+
+/// Whether the suppression layer is installed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProtectionMode {
+    /// Every result passes the suppression layer. The only mode a server or CLI offers.
+    Protected { secret_key: String },
+    /// Raw microdata leave the engine. For in-process tests and benchmarks that measure the cost of
+    /// protection; never reachable from the wire or the CLI.
+    UnprotectedForTestsAndBenchmarksOnly,
+}
+
+#[derive(Debug, Clone)]
+pub struct EngineOptions {
+    pub catalog: Catalog,
+    pub data_dir: PathBuf,
+    pub protection: ProtectionMode,
+    /// Parallelism of query execution; defaults to the number of cores.
+    pub target_partitions: Option<usize>,
+    /// Upper bound of memory for query execution (sorts, joins, aggregates), in bytes.
+    pub memory_limit: Option<usize>,
+    /// Batch size of execution; DataFusion's default when unset.
+    pub batch_size: Option<usize>,
+}
+
+/// Used when no secret is configured: fine for the embedded synthetic default data, and
+/// [`EngineOptions::with_secret_key`] says why a deployment must set its own.
+const DEFAULT_SECRET: &str = "zicht-default-cell-key-secret-change-me";
+
+impl EngineOptions {
+    pub fn new(catalog: Catalog, data_dir: impl Into<PathBuf>) -> EngineOptions {
+        EngineOptions {
+            catalog,
+            data_dir: data_dir.into(),
+            protection: ProtectionMode::Protected { secret_key: DEFAULT_SECRET.to_string() },
+            target_partitions: None,
+            memory_limit: None,
+            batch_size: None,
+        }
+    }
+
+    /// The secret of the cell-key perturbation. Anyone who knows it can strip the noise from
+    /// released counts, so a deployment sets its own and keeps it out of the repository.
+    pub fn with_secret_key(mut self, secret_key: impl Into<String>) -> EngineOptions {
+        self.protection = ProtectionMode::Protected { secret_key: secret_key.into() };
+        self
+    }
+
+    /// See [`ProtectionMode::UnprotectedForTestsAndBenchmarksOnly`].
+    pub fn unprotected_for_tests_and_benchmarks_only(mut self) -> EngineOptions {
+        self.protection = ProtectionMode::UnprotectedForTestsAndBenchmarksOnly;
+        self
+    }
+
+    pub fn with_target_partitions(mut self, partitions: usize) -> EngineOptions {
+        self.target_partitions = Some(partitions.max(1));
+        self
+    }
+
+    pub fn with_memory_limit(mut self, bytes: usize) -> EngineOptions {
+        self.memory_limit = Some(bytes);
+        self
+    }
+}
