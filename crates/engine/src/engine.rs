@@ -24,6 +24,7 @@ pub struct Engine {
     state: SessionState,
     catalog: Arc<Catalog>,
     protected: bool,
+    audit: Option<Arc<dyn crate::audit::AuditSink>>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -55,7 +56,7 @@ impl Engine {
             let schema = zicht.schema(&table.schema).expect("registered above");
             schema.register_table(table.name.clone(), provider).map_err(EngineError::from_planning)?;
         }
-        Ok(Engine { state: ctx.state(), catalog: Arc::new(options.catalog), protected })
+        Ok(Engine { state: ctx.state(), catalog: Arc::new(options.catalog), protected, audit: options.audit })
     }
 
     /// A new session for `user`, with its own settings, sharing the engine's tables and memory.
@@ -63,7 +64,7 @@ impl Engine {
         let state = SessionStateBuilder::new_from_existing(self.state.clone())
             .with_session_id(format!("{user}-{}", next_session_number()))
             .build();
-        Session::new(SessionContext::new_with_state(state), user, self.protected)
+        Session::new(SessionContext::new_with_state(state), user, self.protected, self.audit.clone())
     }
 
     pub fn catalog(&self) -> &Catalog {

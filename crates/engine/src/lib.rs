@@ -27,11 +27,13 @@
 //! # Ok(()) }
 //! ```
 
+mod audit;
 mod engine;
 mod error;
 mod options;
 mod session;
 
+pub use audit::{AuditEvent, AuditSink, JsonLinesAudit, Outcome, fingerprint};
 pub use engine::Engine;
 pub use error::{EngineError, Result};
 pub use options::{EngineOptions, ProtectionMode};

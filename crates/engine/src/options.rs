@@ -1,6 +1,9 @@
 //! How an engine is opened.
 
 use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::audit::AuditSink;
 
 use zicht_catalog::Catalog;
 
@@ -25,6 +28,8 @@ pub struct EngineOptions {
     pub memory_limit: Option<usize>,
     /// Batch size of execution; DataFusion's default when unset.
     pub batch_size: Option<usize>,
+    /// Where each statement's audit record goes; none by default.
+    pub audit: Option<Arc<dyn AuditSink>>,
 }
 
 /// Used when no secret is configured: fine for the embedded synthetic default data, and
@@ -40,6 +45,7 @@ impl EngineOptions {
             target_partitions: None,
             memory_limit: None,
             batch_size: None,
+            audit: None,
         }
     }
 
@@ -58,6 +64,11 @@ impl EngineOptions {
 
     pub fn with_target_partitions(mut self, partitions: usize) -> EngineOptions {
         self.target_partitions = Some(partitions.max(1));
+        self
+    }
+
+    pub fn with_audit(mut self, sink: Arc<dyn AuditSink>) -> EngineOptions {
+        self.audit = Some(sink);
         self
     }
 

@@ -13,6 +13,7 @@ use datafusion::physical_plan::{ExecutionPlan, SendableRecordBatchStream, execut
 use datafusion::prelude::SessionContext;
 use futures::Stream;
 
+use crate::audit::{AuditEvent, AuditSink, Outcome, fingerprint, now};
 use crate::error::{EngineError, Result};
 
 /// One caller's view of the engine. Settings changed with `SET` stay in this session.
@@ -20,11 +21,12 @@ pub struct Session {
     ctx: SessionContext,
     user: String,
     protected: bool,
+    audit: Option<Arc<dyn AuditSink>>,
 }
 
 impl Session {
-    pub(crate) fn new(ctx: SessionContext, user: &str, protected: bool) -> Session {
-        Session { ctx, user: user.to_string(), protected }
+    pub(crate) fn new(ctx: SessionContext, user: &str, protected: bool, audit: Option<Arc<dyn AuditSink>>) -> Session {
+        Session { ctx, user: user.to_string(), protected, audit }
     }
 
     pub fn user(&self) -> &str {
@@ -45,8 +47,12 @@ impl Session {
 
     /// Plans and runs one SQL statement.
     pub async fn sql(&self, sql: &str) -> Result<Released> {
-        let plan = self.plan(sql).await?;
-        self.execute(plan).await
+        let trail = self.trail(fingerprint(sql));
+        let plan = match self.plan(sql).await {
+            Ok(plan) => plan,
+            Err(error) => return Err(trail.refused(error)),
+        };
+        self.run(plan, trail).await
     }
 
     /// Runs a planned statement with its parameters bound.
@@ -58,16 +64,36 @@ impl Session {
     /// Runs a planned statement: analysis (where the suppression layer rewrites it), optimisation,
     /// physical planning (where the guard checks it), then a stream of released batches.
     pub async fn execute(&self, plan: LogicalPlan) -> Result<Released> {
+        let trail = self.trail(fingerprint(&plan.display_indent().to_string()));
+        self.run(plan, trail).await
+    }
+
+    async fn run(&self, plan: LogicalPlan, mut trail: AuditTrail) -> Result<Released> {
+        let physical = match self.plan_physical(plan).await {
+            Ok(physical) => physical,
+            Err(error) => return Err(trail.refused(error)),
+        };
+        let reads_protected = zicht_suppress::reads_protected(&physical);
+        trail.reads_protected = reads_protected;
+        let stream = match execute_stream(Arc::clone(&physical), self.ctx.task_ctx()) {
+            Ok(stream) => stream,
+            Err(error) => return Err(trail.refused(EngineError::from_execution(error, reads_protected))),
+        };
+        Ok(Released { stream, reads_protected, physical, trail: Some(trail) })
+    }
+
+    async fn plan_physical(&self, plan: LogicalPlan) -> Result<Arc<dyn ExecutionPlan>> {
         refuse_changes(&plan)?;
         let frame = self.ctx.execute_logical_plan(plan).await.map_err(EngineError::from_planning)?;
         let physical = frame.create_physical_plan().await.map_err(EngineError::from_planning)?;
-        let reads_protected = zicht_suppress::reads_protected(&physical);
         if self.protected {
             zicht_suppress::verify_released(&physical)?;
         }
-        let stream = execute_stream(Arc::clone(&physical), self.ctx.task_ctx())
-            .map_err(|e| EngineError::from_execution(e, reads_protected))?;
-        Ok(Released { stream, reads_protected, physical })
+        Ok(physical)
+    }
+
+    fn trail(&self, fingerprint: String) -> AuditTrail {
+        AuditTrail { sink: self.audit.clone(), user: self.user.clone(), fingerprint, reads_protected: false }
     }
 
     /// The physical plan a statement would run, after protection; for EXPLAIN-like tooling.
@@ -113,6 +139,8 @@ pub struct Released {
     stream: SendableRecordBatchStream,
     reads_protected: bool,
     physical: Arc<dyn ExecutionPlan>,
+    /// Written once: when the stream ends, fails, or is dropped unread.
+    trail: Option<AuditTrail>,
 }
 
 impl Released {
@@ -137,14 +165,75 @@ impl Released {
     }
 }
 
+impl Released {
+    fn finish(&mut self, outcome: Outcome, error: Option<&EngineError>) {
+        if let Some(trail) = self.trail.take() {
+            let (released, suppressed) = zicht_suppress::cell_counts(&self.physical);
+            trail.write(outcome, released, suppressed, error);
+        }
+    }
+}
+
 impl Stream for Released {
     type Item = Result<RecordBatch>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let protected = self.reads_protected;
-        self.stream
-            .as_mut()
-            .poll_next(cx)
-            .map(|item| item.map(|batch| batch.map_err(|e| EngineError::from_execution(e, protected))))
+        let polled = self.stream.as_mut().poll_next(cx);
+        match polled {
+            Poll::Ready(None) => {
+                self.finish(Outcome::Completed, None);
+                Poll::Ready(None)
+            }
+            Poll::Ready(Some(Err(e))) => {
+                let error = EngineError::from_execution(e, protected);
+                self.finish(Outcome::Failed, Some(&error));
+                Poll::Ready(Some(Err(error)))
+            }
+            other => other.map(|item| item.map(|batch| batch.map_err(|e| EngineError::from_execution(e, protected)))),
+        }
+    }
+}
+
+impl Drop for Released {
+    fn drop(&mut self) {
+        self.finish(Outcome::Abandoned, None);
+    }
+}
+
+/// What the audit record of a statement needs until it is written.
+struct AuditTrail {
+    sink: Option<Arc<dyn AuditSink>>,
+    user: String,
+    fingerprint: String,
+    reads_protected: bool,
+}
+
+impl AuditTrail {
+    /// Records a statement that did not produce a result, and hands the error back.
+    fn refused(self, error: EngineError) -> EngineError {
+        let outcome = if error.sqlstate() == "42501" { Outcome::Rejected } else { Outcome::Failed };
+        self.write(outcome, 0, 0, Some(&error));
+        error
+    }
+
+    fn write(self, outcome: Outcome, released: u64, suppressed: u64, error: Option<&EngineError>) {
+        let Some(sink) = self.sink else { return };
+        let rule = match error {
+            Some(EngineError::Suppression(rejection)) => Some(rejection.rule.to_string()),
+            Some(EngineError::NotAllowed(_)) => Some("read-only".to_string()),
+            _ => None,
+        };
+        sink.record(&AuditEvent {
+            time: now(),
+            user: self.user,
+            fingerprint: self.fingerprint,
+            outcome,
+            reads_protected: self.reads_protected,
+            cells_released: released,
+            cells_suppressed: suppressed,
+            rule,
+            sqlstate: error.map(|e| e.sqlstate().to_string()),
+        });
     }
 }

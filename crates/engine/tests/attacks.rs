@@ -410,3 +410,28 @@ async fn no_released_cell_has_fewer_than_k_units() {
     }
     assert!(released > 100, "the property was tested on {released} released cells only");
 }
+
+#[tokio::test]
+async fn the_audit_log_records_releases_suppressions_and_refusals() {
+    let dir = tempfile::tempdir().unwrap();
+    let catalog_dir = fixture::build(dir.path());
+    let catalog = zicht_catalog::Catalog::load_dir(&catalog_dir).unwrap();
+    let log = dir.path().join("audit.jsonl");
+    let sink = std::sync::Arc::new(zicht_engine::JsonLinesAudit::open(&log).unwrap());
+    let options = zicht_engine::EngineOptions::new(catalog, dir.path().join("data")).with_audit(sink);
+    let engine = Engine::open(options).await.unwrap();
+    run(&engine, "SELECT bu_code, count(*) FROM basis.persoon GROUP BY bu_code").await.unwrap();
+    run(&engine, "SELECT * FROM basis.persoon").await.unwrap_err();
+    let events: Vec<serde_json::Value> =
+        std::fs::read_to_string(&log).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(events.len(), 2);
+    assert_eq!(events[0]["outcome"], "completed");
+    assert_eq!(events[0]["user"], "test");
+    // Three buurten: BU1 and BU3 released, BU2 suppressed (counted by the hidden cell column too).
+    assert!(events[0]["cells_released"].as_u64().unwrap() >= 2, "{}", events[0]);
+    assert!(events[0]["cells_suppressed"].as_u64().unwrap() >= 1, "{}", events[0]);
+    assert_eq!(events[1]["outcome"], "rejected");
+    assert_eq!(events[1]["rule"], "row-level");
+    assert_eq!(events[1]["sqlstate"], "42501");
+    assert!(!std::fs::read_to_string(&log).unwrap().contains("persoon"), "the log must not hold query text");
+}
