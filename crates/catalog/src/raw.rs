@@ -94,7 +94,7 @@ pub(crate) fn parse_warehouse(file: &str, text: &str, problems: &mut Vec<Problem
         }
     };
     let suppression = apply_suppression(&SuppressionParams::default(), &raw.suppression, &mut findings);
-    (!findings.found).then(|| Warehouse { name: raw.name, description: raw.description, suppression })
+    (!findings.found).then_some(Warehouse { name: raw.name, description: raw.description, suppression })
 }
 
 pub(crate) fn parse_table(

@@ -113,7 +113,6 @@ fn build_state(options: &EngineOptions) -> Result<SessionState> {
     }
     let runtime = runtime.build_arc().map_err(EngineError::from_planning)?;
     let mut builder = SessionStateBuilder::new().with_config(config).with_runtime_env(runtime).with_default_features();
-    // UDF_REGISTRATION
     if let ProtectionMode::Protected { secret_key } = &options.protection {
         let layer = zicht_suppress::SuppressionLayer::new(secret_key.as_bytes());
         builder =

@@ -45,10 +45,10 @@ pub fn verify_released(plan: &Arc<dyn ExecutionPlan>) -> Result<(), SuppressionE
 }
 
 fn unprotected_scan(plan: &Arc<dyn ExecutionPlan>, protected_above: bool) -> Option<String> {
-    if let Some(scan) = plan.downcast_ref::<ProtectedScanExec>() {
-        if !protected_above {
-            return Some(scan.table().to_string());
-        }
+    if let Some(scan) = plan.downcast_ref::<ProtectedScanExec>()
+        && !protected_above
+    {
+        return Some(scan.table().to_string());
     }
     let protected_here = protected_above || is_protecting_aggregate(plan.as_ref());
     plan.children().into_iter().find_map(|child| unprotected_scan(child, protected_here))

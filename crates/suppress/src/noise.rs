@@ -26,7 +26,7 @@ pub enum Purpose {
 
 impl CellKeyer {
     pub fn new(secret: &[u8]) -> CellKeyer {
-        let mut hasher = SipHasher13::new_with_keys(0x7a69_6368_7421, 0x6365_6c6c_6b65_79);
+        let mut hasher = SipHasher13::new_with_keys(0x7a69_6368_7421, 0x0063_656c_6c6b_6579);
         hasher.write(secret);
         let key0 = hasher.finish();
         hasher.write_u8(0xff);

@@ -1,0 +1,86 @@
+//! The zicht command as a user runs it.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn zicht(args: &[&str], data_home: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_zicht"))
+        .args(args)
+        .env("XDG_DATA_HOME", data_home)
+        .env_remove("ZICHT_DATA_DIR")
+        .env_remove("ZICHT_CATALOG_DIR")
+        .output()
+        .unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn the_default_dataset_is_generated_on_first_use_and_answers() {
+    let home = tempfile::tempdir().unwrap();
+    let first = zicht(&["query", "SELECT count(*) AS n FROM regio.buurt"], home.path());
+    assert!(first.status.success(), "{}", text(&first.stderr));
+    assert!(text(&first.stdout).contains("14574"), "{}", text(&first.stdout));
+    assert!(text(&first.stderr).contains("generating the default dataset"), "{}", text(&first.stderr));
+    let second = zicht(&["query", "--format", "csv", "SELECT count(*) AS n FROM regio.gemeente"], home.path());
+    assert!(second.status.success());
+    assert_eq!(text(&second.stdout), "n\n342\n");
+    assert!(!text(&second.stderr).contains("generating"), "generated once");
+
+    let json = zicht(
+        &["query", "--format", "json", "SELECT gm_code FROM regio.gemeente WHERE gm_code = 'GM0917'"],
+        home.path(),
+    );
+    assert_eq!(text(&json.stdout).trim(), r#"{"gm_code":"GM0917"}"#);
+
+    let refused = zicht(&["query", "SELECT * FROM basis.persoon"], home.path());
+    assert_eq!(refused.status.code(), Some(1));
+    let stderr = text(&refused.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("SQLSTATE 42501") && stderr.contains("rule: row-level"), "{stderr}");
+
+    let syntax = zicht(&["query", "SELEC 1"], home.path());
+    assert_eq!(syntax.status.code(), Some(1));
+    assert!(text(&syntax.stderr).contains("42601"), "{}", text(&syntax.stderr));
+
+    let missing = zicht(&["query", "SELECT * FROM regio.bestaat_niet"], home.path());
+    assert!(text(&missing.stderr).contains("42P01"), "{}", text(&missing.stderr));
+}
+
+#[test]
+fn gen_writes_a_dataset_that_query_and_catalog_check_accept() {
+    let home = tempfile::tempdir().unwrap();
+    let out = home.path().join("data");
+    let out = out.to_str().unwrap();
+    let generated = zicht(&["gen", "--scale", "0.01", "--seed", "3", "--out", out], home.path());
+    assert!(generated.status.success(), "{}", text(&generated.stderr));
+    assert!(text(&generated.stdout).contains("inwoners"), "the calibration report is printed");
+    let check = zicht(&["catalog", "check", "--data", out], home.path());
+    assert!(check.status.success(), "{}", text(&check.stderr));
+    let count =
+        zicht(&["query", "--data", out, "--format", "csv", "SELECT count(*) % 5 AS r FROM basis.persoon"], home.path());
+    assert_eq!(text(&count.stdout), "r\n0\n", "{}", text(&count.stderr));
+    let bad = zicht(&["gen", "--scale", "0", "--out", out], home.path());
+    assert_eq!(bad.status.code(), Some(1));
+    assert_eq!(text(&bad.stderr).lines().count(), 1);
+}
+
+#[test]
+fn catalog_list_and_check_report_problems_in_one_line() {
+    let home = tempfile::tempdir().unwrap();
+    let list = zicht(&["catalog", "list", "--columns"], home.path());
+    let stdout = text(&list.stdout);
+    assert!(stdout.contains("basis.persoon") && stdout.contains("protected (persoon=persoon_id"), "{stdout}");
+    assert!(stdout.contains("regio.buurt") && stdout.contains("public"));
+    let broken = home.path().join("catalog");
+    std::fs::create_dir_all(broken.join("regio")).unwrap();
+    std::fs::write(broken.join("warehouse.toml"), "name = \"x\"\n").unwrap();
+    std::fs::write(broken.join("regio/buurt.toml"), "description = 1\n").unwrap();
+    let check = zicht(&["catalog", "check", "--catalog", broken.to_str().unwrap()], home.path());
+    assert_eq!(check.status.code(), Some(1));
+    let stderr = text(&check.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("regio/buurt.toml"), "{stderr}");
+}
