@@ -44,6 +44,8 @@ impl Engine {
         let protected = matches!(options.protection, ProtectionMode::Protected { .. });
         let state = build_state(&options)?;
         let ctx = SessionContext::new_with_state(state);
+        // Added to DataFusion's built-ins (the builder's with_*_functions would replace them).
+        zicht_udf::register(&ctx);
         let zicht = ctx.catalog(CATALOG_NAME).ok_or_else(|| EngineError::Data {
             dir: options.data_dir.display().to_string(),
             message: "the session has no zicht catalog".into(),

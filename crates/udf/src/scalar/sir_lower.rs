@@ -1,0 +1,33 @@
+//! `sir_lower(observed, expected, conf)`: exact (Garwood) lower confidence limit of the ratio.
+
+use datafusion::logical_expr::{Documentation, ScalarUDF};
+
+use super::{DOC_SECTION, Formula, MathUdf, alpha, chi2_quantile};
+
+/// chi2(alpha/2; 2 O) / 2 / E, and 0 when nothing was observed.
+pub fn lower(v: &[f64]) -> Option<f64> {
+    let (observed, expected, alpha) = (v[0], v[1], alpha(v[2])?);
+    if observed < 0.0 || expected <= 0.0 {
+        return None;
+    }
+    if observed == 0.0 {
+        return Some(0.0);
+    }
+    Some(chi2_quantile(alpha / 2.0, 2.0 * observed)? / 2.0 / expected)
+}
+
+pub fn udf() -> ScalarUDF {
+    let doc = Documentation::builder(
+        DOC_SECTION,
+        "Lower limit of the exact Poisson (Garwood) confidence interval of sir(observed, expected). \
+         A region is significantly above expectation when this is above 1. NULL when conf is not \
+         between 0 and 1.",
+        "sir_lower(observed, expected, conf)",
+    )
+    .with_argument("observed", "Observed events (at least 0).")
+    .with_argument("expected", "Expected events (positive).")
+    .with_argument("conf", "Confidence level, e.g. 0.95.")
+    .with_sql_example("SELECT sir_lower(30, 20, 0.95); -- 1.012")
+    .build();
+    MathUdf::udf("sir_lower", 3, Formula::Number(lower), doc)
+}
