@@ -109,12 +109,6 @@ impl Session {
         let mut state = state.write();
         state.config_mut().options_mut().set(key, value).map_err(EngineError::from_planning)
     }
-
-    /// The DataFusion context of this session, with the suppression layer installed. For
-    /// integrations (the wire server's catalog emulation) that register extra public tables.
-    pub fn context(&self) -> &SessionContext {
-        &self.ctx
-    }
 }
 
 /// The warehouse is read-only: no DDL, no DML, no COPY to files.

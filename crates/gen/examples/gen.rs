@@ -26,10 +26,9 @@ fn main() -> ExitCode {
     };
     let mut progress = |p: &Progress| match p {
         Progress::TableStarted { table } => eprintln!("  {table} ..."),
-        Progress::TableFinished { table, rows, bytes, seconds } => eprintln!(
-            "  {table:<34} {rows:>12} rows {:>9.1} MiB {seconds:>7.1} s",
-            *bytes as f64 / 1_048_576.0
-        ),
+        Progress::TableFinished { table, rows, bytes, seconds } => {
+            eprintln!("  {table:<34} {rows:>12} rows {:>9.1} MiB {seconds:>7.1} s", *bytes as f64 / 1_048_576.0)
+        }
     };
     match generate(&catalog, &GenConfig { scale, seed }, &out, &mut progress) {
         Ok(summary) => {
