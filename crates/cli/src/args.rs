@@ -19,6 +19,53 @@ pub enum Command {
     Query(QueryArgs),
     /// Check or list the catalog.
     Catalog(CatalogArgs),
+    /// Serve the warehouse over the PostgreSQL wire protocol (psql, BI tools).
+    Serve(ServeArgs),
+    /// Print a SCRAM-SHA-256 verifier for a password (read from stdin), for [[server.users]].
+    Passwd(PasswdArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// TOML configuration file with [server], [[server.users]] and [warehouse] tables.
+    #[arg(long, env = "ZICHT_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Address to listen on (default 127.0.0.1).
+    #[arg(long, env = "ZICHT_LISTEN")]
+    pub listen: Option<std::net::IpAddr>,
+    /// Port to listen on (default 5433; 0 picks a free port and prints it).
+    #[arg(long, env = "ZICHT_PORT")]
+    pub port: Option<u16>,
+    /// Connections beyond this are refused with SQLSTATE 53300 (default 100).
+    #[arg(long, env = "ZICHT_MAX_CONNECTIONS")]
+    pub max_connections: Option<usize>,
+    /// Default statement_timeout of every connection, e.g. 5min.
+    #[arg(long, env = "ZICHT_STATEMENT_TIMEOUT", value_parser = humantime::parse_duration)]
+    pub statement_timeout: Option<std::time::Duration>,
+    /// How long running queries may finish after SIGTERM/SIGINT (default 30s).
+    #[arg(long, env = "ZICHT_SHUTDOWN_GRACE", value_parser = humantime::parse_duration)]
+    pub shutdown_grace: Option<std::time::Duration>,
+    /// Memory for query execution (sorts, joins, aggregates), e.g. 4GiB.
+    #[arg(long, env = "ZICHT_MEMORY_LIMIT")]
+    pub memory_limit: Option<bytesize::ByteSize>,
+    /// TLS certificate chain (PEM); with --tls-key, TLS is offered and required.
+    #[arg(long, env = "ZICHT_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM).
+    #[arg(long, env = "ZICHT_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Append one JSON line per statement (user, fingerprint, outcome) to this file.
+    #[arg(long, env = "ZICHT_AUDIT_LOG")]
+    pub audit_log: Option<PathBuf>,
+    #[command(flatten)]
+    pub warehouse: WarehouseArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct PasswdArgs {
+    /// PBKDF2 iterations (PostgreSQL's default is 4096).
+    #[arg(long, default_value_t = 4096)]
+    pub iterations: u32,
 }
 
 /// Where the warehouse lives; shared by the commands that open it.

@@ -47,11 +47,19 @@ pub fn data_dir(args: &WarehouseArgs, catalog: &Catalog) -> Result<PathBuf, Fail
 }
 
 pub async fn open_engine(args: &WarehouseArgs) -> Result<Engine, Failure> {
+    open_engine_with(args, |options| options).await
+}
+
+/// Opens the engine with options a command adds (memory limit, audit log).
+pub async fn open_engine_with(
+    args: &WarehouseArgs,
+    configure: impl FnOnce(EngineOptions) -> EngineOptions,
+) -> Result<Engine, Failure> {
     let catalog = load_catalog(args.catalog.as_deref())?;
     let data = data_dir(args, &catalog)?;
     let mut options = EngineOptions::new(catalog, data);
     if let Some(secret) = &args.secret_key {
         options = options.with_secret_key(secret.clone());
     }
-    Ok(Engine::open(options).await?)
+    Ok(Engine::open(configure(options)).await?)
 }

@@ -1,14 +1,16 @@
 //! `zicht`: the command line of the Zicht warehouse.
 //!
 //! Generates the synthetic dataset, runs SQL in-process through the suppression layer, and checks
-//! or lists the catalog. Errors print one line and exit non-zero.
+//! or lists the catalog, and serves the warehouse over the PostgreSQL wire protocol. Errors print one line and exit non-zero.
 
 mod args;
 mod catalog_cmd;
 mod data;
 mod gen_cmd;
 mod output;
+mod passwd_cmd;
 mod query_cmd;
+mod serve_cmd;
 
 use clap::Parser;
 
@@ -56,6 +58,8 @@ fn main() {
             Command::Gen(args) => gen_cmd::run(args),
             Command::Query(args) => query_cmd::run(args).await,
             Command::Catalog(args) => catalog_cmd::run(args).await,
+            Command::Serve(args) => serve_cmd::run(args).await,
+            Command::Passwd(args) => passwd_cmd::run(args),
         }
     });
     if let Err(failure) = result {

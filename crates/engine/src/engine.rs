@@ -69,6 +69,16 @@ impl Engine {
         Session::new(SessionContext::new_with_state(state), user, self.protected, self.audit.clone())
     }
 
+    /// Lets a front end add what its clients need (a `pg_catalog` schema, compatibility functions)
+    /// to every future session. The suppression layer stays installed: it is part of the state
+    /// being extended, and tables added here are public metadata, never microdata.
+    pub fn extend(mut self, install: impl FnOnce(&SessionContext) -> datafusion::error::Result<()>) -> Result<Engine> {
+        let ctx = SessionContext::new_with_state(self.state);
+        install(&ctx).map_err(EngineError::from_planning)?;
+        self.state = ctx.state();
+        Ok(self)
+    }
+
     pub fn catalog(&self) -> &Catalog {
         &self.catalog
     }

@@ -45,6 +45,15 @@ impl Session {
         Ok(plan)
     }
 
+    /// Plans one parsed statement (for front ends that parse or rewrite SQL themselves, such as
+    /// the wire server's PostgreSQL compatibility layer).
+    pub async fn plan_statement(&self, statement: datafusion::sql::sqlparser::ast::Statement) -> Result<LogicalPlan> {
+        let statement = datafusion::sql::parser::Statement::Statement(Box::new(statement));
+        let plan = self.ctx.state().statement_to_plan(statement).await.map_err(EngineError::from_planning)?;
+        refuse_changes(&plan)?;
+        Ok(plan)
+    }
+
     /// Plans and runs one SQL statement.
     pub async fn sql(&self, sql: &str) -> Result<Released> {
         let trail = self.trail(fingerprint(sql));

@@ -1,0 +1,135 @@
+//! The server's settings, as read from the `[server]` table of a TOML configuration file.
+//! The command line and environment variables override single fields (see `zicht serve --help`).
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer};
+
+use crate::scram::ScramVerifier;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Address to listen on; loopback unless configured otherwise.
+    pub listen: IpAddr,
+    pub port: u16,
+    /// Connections beyond this get SQLSTATE 53300, as PostgreSQL's `max_connections`.
+    pub max_connections: usize,
+    /// Default `statement_timeout` of every connection; none when absent. Clients may `SET` it.
+    #[serde(deserialize_with = "optional_duration")]
+    pub statement_timeout: Option<Duration>,
+    /// How long running queries may go on after SIGTERM/SIGINT before connections are closed.
+    #[serde(deserialize_with = "duration")]
+    pub shutdown_grace: Duration,
+    pub tls: Option<TlsConfig>,
+    /// Users who may log in with SCRAM-SHA-256. With none, any user name is accepted without a
+    /// password, which the server allows only on a loopback address.
+    pub users: Vec<UserConfig>,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            port: 5433,
+            max_connections: 100,
+            statement_timeout: None,
+            shutdown_grace: Duration::from_secs(30),
+            tls: None,
+            users: Vec::new(),
+        }
+    }
+}
+
+impl ServerConfig {
+    pub fn address(&self) -> SocketAddr {
+        SocketAddr::new(self.listen, self.port)
+    }
+
+    /// Settings that would expose the warehouse are refused before the server starts.
+    pub fn check(&self) -> Result<(), String> {
+        if self.users.is_empty() && !self.listen.is_loopback() {
+            return Err(format!(
+                "refusing to listen on {} without users: configure [[server.users]] with SCRAM verifiers (zicht passwd), or listen on 127.0.0.1",
+                self.listen
+            ));
+        }
+        if self.max_connections == 0 {
+            return Err("max_connections must be at least 1".into());
+        }
+        let mut names: Vec<&str> = self.users.iter().map(|u| u.name.as_str()).collect();
+        names.sort_unstable();
+        if let Some(pair) = names.windows(2).find(|w| w[0] == w[1]) {
+            return Err(format!("user {} is configured twice", pair[0]));
+        }
+        Ok(())
+    }
+
+    pub fn verifier(&self, user: &str) -> Option<&ScramVerifier> {
+        self.users.iter().find(|u| u.name == user).map(|u| &u.scram_verifier)
+    }
+
+    pub fn requires_password(&self) -> bool {
+        !self.users.is_empty()
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// PEM file with the certificate chain.
+    pub cert: PathBuf,
+    /// PEM file with the private key.
+    pub key: PathBuf,
+    /// Refuse clients that do not negotiate TLS (the default: fail closed).
+    #[serde(default = "yes")]
+    pub required: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserConfig {
+    pub name: String,
+    /// `SCRAM-SHA-256$<iterations>:<salt>$<StoredKey>:<ServerKey>`, from `zicht passwd`.
+    #[serde(deserialize_with = "verifier")]
+    pub scram_verifier: ScramVerifier,
+}
+
+fn verifier<'de, D: Deserializer<'de>>(deserializer: D) -> Result<ScramVerifier, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    text.parse().map_err(serde::de::Error::custom)
+}
+
+fn duration<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    humantime::parse_duration(&text).map_err(serde::de::Error::custom)
+}
+
+fn optional_duration<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Duration>, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    let parsed = humantime::parse_duration(&text).map_err(serde::de::Error::custom)?;
+    Ok((!parsed.is_zero()).then_some(parsed))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listening_beyond_loopback_needs_users() {
+        let mut config = ServerConfig::default();
+        assert!(config.check().is_ok());
+        config.listen = "0.0.0.0".parse().unwrap();
+        assert!(config.check().unwrap_err().contains("without users"));
+        config.users.push(UserConfig { name: "a".into(), scram_verifier: ScramVerifier::impossible() });
+        assert!(config.check().is_ok());
+        config.users.push(UserConfig { name: "a".into(), scram_verifier: ScramVerifier::impossible() });
+        assert!(config.check().unwrap_err().contains("twice"));
+    }
+}

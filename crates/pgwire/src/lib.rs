@@ -1,0 +1,35 @@
+//! Zicht's PostgreSQL wire-protocol server, on pgwire.
+//!
+//! Analysts reach the warehouse through psql and their BI tools; this crate makes the engine look
+//! like PostgreSQL 16 to them: simple and extended query protocol, prepared statements, portals,
+//! cursors, `COPY ... TO STDOUT`, `SET`/`SHOW`, transactions, a `pg_catalog`. Each connection gets
+//! its own engine [`Session`](zicht_engine::Session), so every result passes the suppression layer
+//! and one client's settings never touch another's.
+//!
+//! Security and robustness: SCRAM-SHA-256 against stored verifiers ([`scram`]), TLS that fails
+//! closed when required, a connection limit (53300), per-statement cancel and `statement_timeout`
+//! (57014), and graceful shutdown ([`Server::run`]). Malformed messages close only their own
+//! connection. Errors carry the engine's SQLSTATE or the protocol's ([`error`]).
+//!
+//! ```no_run
+//! # async fn demo(engine: zicht_engine::Engine) -> Result<(), zicht_pgwire::ServeError> {
+//! let server = zicht_pgwire::Server::bind(engine, zicht_pgwire::ServerConfig::default()).await?;
+//! server.run(async { tokio::signal::ctrl_c().await.ok(); }).await;
+//! # Ok(()) }
+//! ```
+
+mod catalog;
+mod command;
+pub mod config;
+mod connection;
+mod copy;
+pub mod error;
+mod handler;
+pub mod scram;
+mod server;
+mod startup;
+
+pub use catalog::version_string;
+pub use config::{ServerConfig, TlsConfig, UserConfig};
+pub use server::{ServeError, Server};
+pub use startup::DATABASE;

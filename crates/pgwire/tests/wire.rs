@@ -1,0 +1,420 @@
+//! The wire server against a real PostgreSQL client library (tokio-postgres), on generated data
+//! (scale 0.01, seed 42): protocol features, per-connection state, errors and their SQLSTATEs,
+//! authentication, TLS refusal, the connection limit, cancel and statement_timeout, malformed
+//! messages, and the sqllogictest files of tests/slt run over the wire.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use tokio::io::AsyncWriteExt;
+use tokio::sync::oneshot;
+use tokio_postgres::{Client, NoTls, SimpleQueryMessage};
+use zicht_engine::{Engine, EngineOptions};
+use zicht_pgwire::scram::ScramVerifier;
+use zicht_pgwire::{Server, ServerConfig, TlsConfig, UserConfig};
+
+const PASSWORD: &str = "geheim-voor-de-test";
+
+/// The generated data, shared by every test of this file.
+fn data_dir() -> &'static Path {
+    static DATA: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
+    &DATA
+        .get_or_init(|| {
+            let dir = tempfile::tempdir().unwrap();
+            let data = dir.path().join("data");
+            let catalog = zicht_catalog::Catalog::embedded().unwrap();
+            zicht_gen::generate(&catalog, &zicht_gen::GenConfig { scale: 0.01, seed: 42 }, &data, &mut |_| {}).unwrap();
+            (dir, data)
+        })
+        .1
+}
+
+struct TestServer {
+    address: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    done: tokio::task::JoinHandle<()>,
+}
+
+impl TestServer {
+    async fn start(configure: impl FnOnce(&mut ServerConfig)) -> TestServer {
+        let catalog = zicht_catalog::Catalog::embedded().unwrap();
+        let engine = Engine::open(EngineOptions::new(catalog, data_dir())).await.unwrap();
+        let mut config = ServerConfig { port: 0, ..ServerConfig::default() };
+        configure(&mut config);
+        let server = Server::bind(engine, config).await.unwrap();
+        let address = server.local_addr().unwrap();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let done = tokio::spawn(server.run(async {
+            let _ = stopped.await;
+        }));
+        TestServer { address, stop: Some(stop), done }
+    }
+
+    async fn connect(&self) -> Result<Client, tokio_postgres::Error> {
+        self.connect_as("analist", PASSWORD).await
+    }
+
+    async fn connect_as(&self, user: &str, password: &str) -> Result<Client, tokio_postgres::Error> {
+        let config =
+            format!("host=127.0.0.1 port={} user={user} password={password} dbname=zicht", self.address.port());
+        let (client, connection) = tokio_postgres::connect(&config, NoTls).await?;
+        tokio::spawn(connection);
+        Ok(client)
+    }
+
+    async fn stop(mut self) {
+        let _ = self.stop.take().unwrap().send(());
+        let _ = tokio::time::timeout(Duration::from_secs(30), &mut self.done).await;
+    }
+}
+
+fn with_user(config: &mut ServerConfig) {
+    config
+        .users
+        .push(UserConfig { name: "analist".into(), scram_verifier: ScramVerifier::from_password(PASSWORD, 4096) });
+}
+
+fn sqlstate(error: &tokio_postgres::Error) -> String {
+    error.code().map(|c| c.code().to_string()).unwrap_or_else(|| format!("no SQLSTATE: {error}"))
+}
+
+/// A query that runs for hours on public data: a trillion generated rows, filtered and counted.
+const SLOW: &str = "SELECT count(*) FROM generate_series(1, 1000000000000) t(x) WHERE x % 7 = 3";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn simple_and_extended_queries_return_typed_results() {
+    let server = TestServer::start(|_| {}).await;
+    let client = server.connect().await.unwrap();
+
+    let version: String = client.query_one("SELECT version()", &[]).await.unwrap().get(0);
+    assert!(version.starts_with("PostgreSQL 16.") && version.contains("Zicht"), "{version}");
+
+    // Extended protocol with a typed parameter and binary results of every warehouse type.
+    let row = client
+        .query_one(
+            "SELECT gm_code, inwoners, CAST(inwoners AS INT) AS i4, CAST(1 AS SMALLINT) AS i2, CAST(inwoners AS DOUBLE) / 2 AS f, inwoners > 100000 AS groot, DATE '2024-01-01' AS peildatum FROM regio.gemeente WHERE gm_code = $1",
+            &[&"GM0014"],
+        )
+        .await
+        .unwrap();
+    assert_eq!(row.get::<_, &str>(0), "GM0014");
+    let inwoners: i64 = row.get(1);
+    assert!(inwoners > 200_000);
+    assert_eq!(row.get::<_, i32>(2) as i64, inwoners);
+    assert_eq!(row.get::<_, i16>(3), 1);
+    assert_eq!(row.get::<_, f64>(4), inwoners as f64 / 2.0);
+    assert!(row.get::<_, bool>(5));
+    assert_eq!(row.get::<_, chrono::NaiveDate>(6), chrono::NaiveDate::from_ymd_opt(2024, 1, 1).unwrap());
+
+    // A prepared statement reused with other parameters (and past pgjdbc's prepareThreshold).
+    let statement = client.prepare("SELECT count(*) FROM regio.buurt WHERE gm_code = $1").await.unwrap();
+    for code in ["GM0014", "GM0034", "GM0363", "GM0599", "GM0518", "GM0014"] {
+        let n: i64 = client.query_one(&statement, &[&code]).await.unwrap().get(0);
+        assert!(n > 0, "{code}");
+    }
+
+    // A protected aggregate: released counts are multiples of 5.
+    let rows = client
+        .query("SELECT b.gm_code, count(*) AS n FROM basis.persoon p JOIN regio.buurt b ON p.bu_code = b.bu_code GROUP BY b.gm_code", &[])
+        .await
+        .unwrap();
+    assert!(rows.len() > 10);
+    assert!(rows.iter().all(|r| r.get::<_, Option<i64>>(1).is_none_or(|n| n % 5 == 0)));
+
+    // Several statements in one simple query.
+    let messages = client.simple_query("SELECT 1; SELECT 2, 3").await.unwrap();
+    let rows = messages.iter().filter(|m| matches!(m, SimpleQueryMessage::Row(_))).count();
+    assert_eq!(rows, 2);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn settings_belong_to_their_connection() {
+    let server = TestServer::start(|_| {}).await;
+    let a = server.connect().await.unwrap();
+    let b = server.connect().await.unwrap();
+    a.batch_execute("SET application_name = 'een'; SET statement_timeout = '5s'").await.unwrap();
+    assert_eq!(show_value(&a, "application_name").await, "een");
+    assert_eq!(show_value(&a, "statement_timeout").await, "5000");
+    assert_eq!(show_value(&b, "application_name").await, "");
+    assert_eq!(show_value(&b, "statement_timeout").await, "0");
+    a.batch_execute("RESET ALL").await.unwrap();
+    assert_eq!(show_value(&a, "application_name").await, "");
+    server.stop().await;
+}
+
+async fn show_value(client: &Client, name: &str) -> String {
+    let messages = client.simple_query(&format!("SHOW {name}")).await.unwrap();
+    messages
+        .iter()
+        .find_map(|m| match m {
+            SimpleQueryMessage::Row(row) => row.get(0).map(str::to_string),
+            _ => None,
+        })
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn transactions_report_their_status_and_aborted_ones_refuse_statements() {
+    let server = TestServer::start(|_| {}).await;
+    let mut client = server.connect().await.unwrap();
+    let transaction = client.transaction().await.unwrap();
+    assert!(transaction.query("SELECT * FROM no_such_table", &[]).await.is_err());
+    let error = transaction.query("SELECT 1", &[]).await.unwrap_err();
+    assert_eq!(sqlstate(&error), "25P02");
+    transaction.rollback().await.unwrap();
+    assert_eq!(client.query_one("SELECT 1", &[]).await.unwrap().get::<_, i64>(0), 1);
+
+    // A cursor inside a transaction, fetched in pieces.
+    let transaction = client.transaction().await.unwrap();
+    transaction
+        .batch_execute("DECLARE c CURSOR FOR SELECT gm_code FROM regio.gemeente ORDER BY gm_code")
+        .await
+        .unwrap();
+    let first = transaction.simple_query("FETCH 2 FROM c").await.unwrap();
+    let second = transaction.simple_query("FETCH ALL FROM c").await.unwrap();
+    let count = |m: &[SimpleQueryMessage]| m.iter().filter(|m| matches!(m, SimpleQueryMessage::Row(_))).count();
+    assert_eq!((count(&first), count(&second)), (2, 340));
+    transaction.commit().await.unwrap();
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn errors_carry_their_sqlstate() {
+    let server = TestServer::start(|_| {}).await;
+    let client = server.connect().await.unwrap();
+    let cases = [
+        ("SELEC 1", "42601"),
+        ("SELECT * FROM no_such_table", "42P01"),
+        ("SELECT inkomen FROM basis.persoon", "42501"),
+        ("SELECT persoon_id, count(*) FROM basis.persoon GROUP BY persoon_id", "42501"),
+        ("CREATE TABLE t (a INT)", "42501"),
+        ("COPY regio.gemeente TO '/tmp/zicht-leak.csv'", "42501"),
+        ("SET server_version = '9.6'", "22023"),
+        ("SHOW no_such_setting", "42704"),
+        ("FETCH 1 FROM no_such_cursor", "34000"),
+    ];
+    for (sql, expected) in cases {
+        let error = client.simple_query(sql).await.unwrap_err();
+        assert_eq!(sqlstate(&error), expected, "{sql}: {error}");
+    }
+    // The connection survives all of them.
+    assert_eq!(client.query_one("SELECT 1", &[]).await.unwrap().get::<_, i64>(0), 1);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn scram_accepts_the_password_and_refuses_others_alike() {
+    let server = TestServer::start(with_user).await;
+    let client = server.connect().await.unwrap();
+    assert_eq!(client.query_one("SELECT 1", &[]).await.unwrap().get::<_, i64>(0), 1);
+    let wrong = server.connect_as("analist", "raden").await.unwrap_err();
+    assert_eq!(sqlstate(&wrong), "28P01");
+    let unknown = server.connect_as("niemand", PASSWORD).await.unwrap_err();
+    assert_eq!(sqlstate(&unknown), "28P01");
+    // Same words for a wrong password and an unknown user, except the name.
+    assert_eq!(wrong.to_string().replace("analist", "X"), unknown.to_string().replace("niemand", "X"));
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn tls_required_refuses_plaintext() {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let server = TestServer::start(|config| {
+        with_user(config);
+        config.tls = Some(TlsConfig {
+            cert: fixtures.join("test-cert.pem"),
+            key: fixtures.join("test-key.pem"),
+            required: true,
+        });
+    })
+    .await;
+    let error = server.connect().await.unwrap_err();
+    assert_eq!(sqlstate(&error), "28000");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn connections_beyond_the_limit_get_53300() {
+    let server = TestServer::start(|config| config.max_connections = 2).await;
+    let first = server.connect().await.unwrap();
+    let _second = server.connect().await.unwrap();
+    let error = server.connect().await.unwrap_err();
+    assert_eq!(sqlstate(&error), "53300");
+    drop(first);
+    // The slot comes back once the first connection is gone.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match server.connect().await {
+            Ok(_) => break,
+            Err(e) if Instant::now() < deadline && sqlstate(&e) == "53300" => {
+                tokio::time::sleep(Duration::from_millis(50)).await
+            }
+            Err(e) => panic!("{e}"),
+        }
+    }
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn cancel_requests_and_timeouts_stop_running_queries() {
+    let server = TestServer::start(|_| {}).await;
+    let client = server.connect().await.unwrap();
+    let cancel = client.cancel_token();
+    let started = Instant::now();
+    let canceller = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        cancel.cancel_query(NoTls).await.unwrap();
+    });
+    let error = client.simple_query(SLOW).await.unwrap_err();
+    canceller.await.unwrap();
+    assert_eq!(sqlstate(&error), "57014");
+    assert!(started.elapsed() < Duration::from_secs(20), "cancel took {:?}", started.elapsed());
+
+    client.batch_execute("SET statement_timeout = 300").await.unwrap();
+    let started = Instant::now();
+    let error = client.simple_query(SLOW).await.unwrap_err();
+    assert_eq!(sqlstate(&error), "57014");
+    assert!(error.as_db_error().unwrap().message().contains("timeout"));
+    assert!(started.elapsed() < Duration::from_secs(20));
+    // The connection is usable afterwards.
+    assert_eq!(client.query_one("SELECT 1", &[]).await.unwrap().get::<_, i64>(0), 1);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn malformed_messages_close_only_their_connection() {
+    let server = TestServer::start(|_| {}).await;
+    let healthy = server.connect().await.unwrap();
+    for garbage in
+        [&b"\x00\x00\x00\x08\x04\xd2\x16\x2f garbage"[..], b"\xff\xff\xff\xff", b"\x00\x00\x00\x03", b"Q\x00\x00"]
+    {
+        let mut socket = tokio::net::TcpStream::connect(server.address).await.unwrap();
+        let _ = socket.write_all(garbage).await;
+        drop(socket);
+    }
+    // A startup message claiming a huge length, then silence.
+    let mut socket = tokio::net::TcpStream::connect(server.address).await.unwrap();
+    let _ = socket.write_all(&[0x7f, 0xff, 0xff, 0xff, 0, 3, 0, 0]).await;
+    assert_eq!(healthy.query_one("SELECT 1", &[]).await.unwrap().get::<_, i64>(0), 1);
+    assert!(server.connect().await.is_ok());
+    drop(socket);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn shutdown_lets_a_running_query_finish() {
+    let server = TestServer::start(|config| config.shutdown_grace = Duration::from_secs(20)).await;
+    let client = server.connect().await.unwrap();
+    let idle = server.connect().await.unwrap();
+    let query = tokio::spawn(async move {
+        client
+            .query_one("SELECT count(*) FROM regio.buurt a, regio.gemeente b WHERE a.inwoners > b.inwoners", &[])
+            .await
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    server.stop().await;
+    let finished = query.await.unwrap();
+    assert!(finished.is_ok(), "{finished:?}");
+    // The idle connection was closed.
+    assert!(idle.query_one("SELECT 1", &[]).await.is_err());
+}
+
+mod slt {
+    use super::*;
+    use sqllogictest::{AsyncDB, DBOutput, DefaultColumnType, Runner};
+    use tokio_postgres::types::Type;
+
+    struct Wire {
+        client: Client,
+    }
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("{0}")]
+    struct WireError(String);
+
+    #[async_trait::async_trait]
+    impl AsyncDB for Wire {
+        type Error = WireError;
+        type ColumnType = DefaultColumnType;
+
+        async fn run(&mut self, sql: &str) -> Result<DBOutput<DefaultColumnType>, WireError> {
+            let error = |e: tokio_postgres::Error| {
+                WireError(
+                    e.as_db_error()
+                        .map_or_else(|| e.to_string(), |db| format!("{} ({})", db.message(), db.code().code())),
+                )
+            };
+            let statement = self.client.prepare(sql).await.map_err(error)?;
+            if statement.columns().is_empty() {
+                self.client.execute(&statement, &[]).await.map_err(error)?;
+                return Ok(DBOutput::StatementComplete(0));
+            }
+            let rows = self.client.query(&statement, &[]).await.map_err(error)?;
+            let types = statement.columns().iter().map(|c| column_type(c.type_())).collect();
+            let rows = rows.iter().map(|row| (0..row.len()).map(|i| text(row, i)).collect()).collect();
+            Ok(DBOutput::Rows { types, rows })
+        }
+
+        async fn shutdown(&mut self) {}
+
+        fn engine_name(&self) -> &str {
+            "zicht-wire"
+        }
+    }
+
+    fn column_type(pg_type: &Type) -> DefaultColumnType {
+        match *pg_type {
+            Type::INT2 | Type::INT4 | Type::INT8 => DefaultColumnType::Integer,
+            Type::FLOAT4 | Type::FLOAT8 | Type::NUMERIC => DefaultColumnType::FloatingPoint,
+            _ => DefaultColumnType::Text,
+        }
+    }
+
+    /// Values as the in-process runner prints them (Arrow's display), so one expected output
+    /// serves both.
+    fn text(row: &tokio_postgres::Row, i: usize) -> String {
+        let column = &row.columns()[i];
+        let value = match *column.type_() {
+            Type::INT2 => row.get::<_, Option<i16>>(i).map(|v| v.to_string()),
+            Type::INT4 => row.get::<_, Option<i32>>(i).map(|v| v.to_string()),
+            Type::INT8 => row.get::<_, Option<i64>>(i).map(|v| v.to_string()),
+            Type::FLOAT4 => row.get::<_, Option<f32>>(i).map(|v| v.to_string()),
+            Type::FLOAT8 => row.get::<_, Option<f64>>(i).map(|v| v.to_string()),
+            Type::BOOL => row.get::<_, Option<bool>>(i).map(|v| v.to_string()),
+            Type::DATE => row.get::<_, Option<chrono::NaiveDate>>(i).map(|v| v.to_string()),
+            _ => row.get::<_, Option<String>>(i),
+        };
+        value.unwrap_or_else(|| "NULL".to_string())
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn sqllogictest_files_pass_over_the_wire() {
+        let server = TestServer::start(|_| {}).await;
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/slt");
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "slt"))
+            .collect();
+        files.sort();
+        assert!(!files.is_empty());
+        let port = server.address.port();
+        let mut failures = Vec::new();
+        for file in &files {
+            let mut runner = Runner::new(move || async move {
+                let config = format!("host=127.0.0.1 port={port} user=slt dbname=zicht");
+                let (client, connection) = tokio_postgres::connect(&config, NoTls).await.unwrap();
+                tokio::spawn(connection);
+                Ok(Wire { client })
+            });
+            if let Err(e) = runner.run_file_async(file).await {
+                failures.push(format!("{}: {e}", file.display()));
+            }
+        }
+        server.stop().await;
+        assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+    }
+}
