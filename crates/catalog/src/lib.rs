@@ -15,11 +15,13 @@
 //! ```
 
 mod model;
+pub mod queries;
 mod raw;
 
 use std::path::{Path, PathBuf};
 
 pub use model::{Catalog, ColumnDef, EntityType, Protection, SuppressionParams, TableDef};
+pub use queries::SavedQuery;
 
 /// The catalog shipped with this build (the repository's `catalog/` folder).
 static EMBEDDED: include_dir::Dir<'static> = include_dir::include_dir!("$CARGO_MANIFEST_DIR/../../catalog");

@@ -23,6 +23,41 @@ pub enum Command {
     Serve(ServeArgs),
     /// Print a SCRAM-SHA-256 verifier for a password (read from stdin), for [[server.users]].
     Passwd(PasswdArgs),
+    /// Run a saved theme query (an indicator), e.g. `zicht run drugs/verdachten_inwoners`.
+    Run(RunArgs),
+    /// List the saved theme queries.
+    Queries(QueriesArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    /// The saved query as theme/name (see `zicht queries list`).
+    pub query: String,
+    /// Only the rows of these gemeenten (CBS code, e.g. GM0363); repeatable.
+    #[arg(long, value_name = "GMxxxx")]
+    pub gemeente: Vec<String>,
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+    #[command(flatten)]
+    pub warehouse: WarehouseArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct QueriesArgs {
+    #[command(subcommand)]
+    pub action: QueriesAction,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum QueriesAction {
+    /// Theme, name, title, unit, granularity and years of every saved query.
+    List {
+        /// Saved-queries directory; without it, the queries compiled into this binary.
+        #[arg(long, env = "ZICHT_QUERIES_DIR")]
+        queries: Option<PathBuf>,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -80,6 +115,10 @@ pub struct WarehouseArgs {
     /// Secret key of the cell-key perturbation.
     #[arg(long, env = "ZICHT_SECRET_KEY", hide_env_values = true)]
     pub secret_key: Option<String>,
+    /// Saved-queries directory (`<theme>/<name>.sql`), served as views; without it, the queries
+    /// compiled into this binary.
+    #[arg(long, env = "ZICHT_QUERIES_DIR")]
+    pub queries: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]

@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use zicht_catalog::Catalog;
+use zicht_catalog::{Catalog, SavedQuery};
 use zicht_engine::{Engine, EngineOptions};
 
 use crate::Failure;
@@ -16,6 +16,13 @@ pub fn load_catalog(dir: Option<&Path>) -> Result<Catalog, Failure> {
     Ok(match dir {
         Some(dir) => Catalog::load_dir(dir)?,
         None => Catalog::embedded()?,
+    })
+}
+
+pub fn load_saved_queries(dir: Option<&Path>) -> Result<Vec<SavedQuery>, Failure> {
+    Ok(match dir {
+        Some(dir) => zicht_catalog::queries::load_dir(dir)?,
+        None => zicht_catalog::queries::embedded()?,
     })
 }
 
@@ -57,7 +64,8 @@ pub async fn open_engine_with(
 ) -> Result<Engine, Failure> {
     let catalog = load_catalog(args.catalog.as_deref())?;
     let data = data_dir(args, &catalog)?;
-    let mut options = EngineOptions::new(catalog, data);
+    let queries = load_saved_queries(args.queries.as_deref())?;
+    let mut options = EngineOptions::new(catalog, data).with_saved_queries(queries);
     if let Some(secret) = &args.secret_key {
         options = options.with_secret_key(secret.clone());
     }

@@ -1,7 +1,8 @@
 //! `zicht`: the command line of the Zicht warehouse.
 //!
-//! Generates the synthetic dataset, runs SQL in-process through the suppression layer, and checks
-//! or lists the catalog, and serves the warehouse over the PostgreSQL wire protocol. Errors print one line and exit non-zero.
+//! Generates the synthetic dataset, runs SQL and saved theme queries in-process through the
+//! suppression layer, checks or lists the catalog and the saved queries, and serves the warehouse
+//! over the PostgreSQL wire protocol. Errors print one line and exit non-zero.
 
 mod args;
 mod catalog_cmd;
@@ -9,7 +10,9 @@ mod data;
 mod gen_cmd;
 mod output;
 mod passwd_cmd;
+mod queries_cmd;
 mod query_cmd;
+mod run_cmd;
 mod serve_cmd;
 
 use clap::Parser;
@@ -60,6 +63,8 @@ fn main() {
             Command::Catalog(args) => catalog_cmd::run(args).await,
             Command::Serve(args) => serve_cmd::run(args).await,
             Command::Passwd(args) => passwd_cmd::run(args),
+            Command::Run(args) => run_cmd::run(args).await,
+            Command::Queries(args) => queries_cmd::run(args).await,
         }
     });
     if let Err(failure) = result {

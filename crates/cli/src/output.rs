@@ -41,6 +41,10 @@ impl Output {
     }
 
     pub fn finish(mut self) -> Result<(), Failure> {
+        if let Some(csv) = self.csv.as_mut() {
+            // The header alone, for an empty result: an empty batch writes nothing else.
+            csv.write(&RecordBatch::new_empty(self.schema.clone())).map_err(failure)?;
+        }
         if let Some(json) = self.json.as_mut() {
             json.finish().map_err(failure)?;
         }

@@ -26,6 +26,7 @@ struct ConfigFile {
 struct WarehouseFile {
     data: Option<PathBuf>,
     catalog: Option<PathBuf>,
+    queries: Option<PathBuf>,
     secret_key: Option<String>,
     memory_limit: Option<String>,
     audit_log: Option<PathBuf>,
@@ -41,6 +42,7 @@ pub async fn run(args: ServeArgs) -> Result<(), Failure> {
         data: args.warehouse.data.clone().or(file.warehouse.data),
         catalog: args.warehouse.catalog.clone().or(file.warehouse.catalog),
         secret_key: args.warehouse.secret_key.clone().or(file.warehouse.secret_key),
+        queries: args.warehouse.queries.clone().or(file.warehouse.queries),
     };
     let memory_limit = match (args.memory_limit, file.warehouse.memory_limit) {
         (Some(size), _) => Some(size.as_u64()),

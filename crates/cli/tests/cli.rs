@@ -47,6 +47,24 @@ fn the_default_dataset_is_generated_on_first_use_and_answers() {
 
     let missing = zicht(&["query", "SELECT * FROM regio.bestaat_niet"], home.path());
     assert!(text(&missing.stderr).contains("42P01"), "{}", text(&missing.stderr));
+
+    // Saved theme queries: listed, and run through their views, limited to one gemeente.
+    let list = zicht(&["queries", "list", "--format", "csv"], home.path());
+    assert!(list.status.success(), "{}", text(&list.stderr));
+    let list = text(&list.stdout);
+    assert!(list.starts_with("query,title,unit,granularity,years,deviation\n"), "{list}");
+    assert!(list.lines().count() > 30 && list.contains("\nvastgoed/doorsluiswoningen,"), "{list}");
+    let run = zicht(&["run", "drugs/verdachten_inwoners", "--gemeente", "GM0363", "--format", "csv"], home.path());
+    assert!(run.status.success(), "{}", text(&run.stderr));
+    let rows: Vec<String> = text(&run.stdout).lines().map(str::to_string).collect();
+    assert!(rows[0].starts_with("gm_code,gm_naam,") && rows[0].ends_with(",klasse"), "{rows:?}");
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    assert!(rows[1].starts_with("GM0363,Amsterdam,"), "{rows:?}");
+    let unknown = zicht(&["run", "drugs/bestaat_niet"], home.path());
+    assert_eq!(unknown.status.code(), Some(1));
+    assert!(text(&unknown.stderr).contains("no saved query drugs/bestaat_niet"), "{}", text(&unknown.stderr));
+    let injected = zicht(&["run", "drugs/verdachten_inwoners", "--gemeente", "GM0363' OR '1'='1"], home.path());
+    assert_eq!(injected.status.code(), Some(1));
 }
 
 #[test]

@@ -14,6 +14,7 @@ use zicht_catalog::{Catalog, TableDef};
 use crate::error::{EngineError, Result};
 use crate::options::{EngineOptions, ProtectionMode};
 use crate::session::Session;
+use crate::views::SavedView;
 
 /// The name clients see as the database (PostgreSQL's current_database()).
 pub(crate) const CATALOG_NAME: &str = "zicht";
@@ -23,6 +24,7 @@ pub(crate) const CATALOG_NAME: &str = "zicht";
 pub struct Engine {
     state: SessionState,
     catalog: Arc<Catalog>,
+    saved_views: Arc<Vec<SavedView>>,
     protected: bool,
     audit: Option<Arc<dyn crate::audit::AuditSink>>,
 }
@@ -58,7 +60,14 @@ impl Engine {
             let schema = zicht.schema(&table.schema).expect("registered above");
             schema.register_table(table.name.clone(), provider).map_err(EngineError::from_planning)?;
         }
-        Ok(Engine { state: ctx.state(), catalog: Arc::new(options.catalog), protected, audit: options.audit })
+        let saved_views = crate::views::register(&ctx, zicht.as_ref(), options.saved_queries).await?;
+        Ok(Engine {
+            state: ctx.state(),
+            catalog: Arc::new(options.catalog),
+            saved_views: Arc::new(saved_views),
+            protected,
+            audit: options.audit,
+        })
     }
 
     /// A new session for `user`, with its own settings, sharing the engine's tables and memory.
@@ -81,6 +90,11 @@ impl Engine {
 
     pub fn catalog(&self) -> &Catalog {
         &self.catalog
+    }
+
+    /// The saved theme queries this engine serves as views.
+    pub fn saved_views(&self) -> &[SavedView] {
+        &self.saved_views
     }
 
     /// False only for [`ProtectionMode::UnprotectedForTestsAndBenchmarksOnly`].

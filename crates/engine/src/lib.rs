@@ -32,12 +32,14 @@ mod engine;
 mod error;
 mod options;
 mod session;
+mod views;
 
 pub use audit::{AuditEvent, AuditSink, JsonLinesAudit, Outcome, fingerprint};
 pub use engine::Engine;
 pub use error::{EngineError, Result};
 pub use options::{EngineOptions, ProtectionMode};
 pub use session::{Released, Session};
+pub use views::SavedView;
 
 /// Re-exported so embedders use the same DataFusion and Arrow versions as the engine.
 pub use datafusion;

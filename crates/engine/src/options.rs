@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use crate::audit::AuditSink;
 
-use zicht_catalog::Catalog;
+use zicht_catalog::{Catalog, SavedQuery};
 
 /// Whether the suppression layer is installed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,6 +30,8 @@ pub struct EngineOptions {
     pub batch_size: Option<usize>,
     /// Where each statement's audit record goes; none by default.
     pub audit: Option<Arc<dyn AuditSink>>,
+    /// Saved theme queries, served as views `<theme>.<name>`; none by default.
+    pub saved_queries: Vec<SavedQuery>,
 }
 
 /// Used when no secret is configured: fine for the embedded synthetic default data, and
@@ -46,6 +48,7 @@ impl EngineOptions {
             memory_limit: None,
             batch_size: None,
             audit: None,
+            saved_queries: Vec::new(),
         }
     }
 
@@ -69,6 +72,12 @@ impl EngineOptions {
 
     pub fn with_audit(mut self, sink: Arc<dyn AuditSink>) -> EngineOptions {
         self.audit = Some(sink);
+        self
+    }
+
+    /// Serves each saved query as the view `<theme>.<name>` (see [`zicht_catalog::queries`]).
+    pub fn with_saved_queries(mut self, queries: Vec<SavedQuery>) -> EngineOptions {
+        self.saved_queries = queries;
         self
     }
 

@@ -1,10 +1,16 @@
-//! Runs the sqllogictest files in tests/slt/ in-process, on the default dataset (scale 0.01,
-//! seed 42) generated once into a temporary directory. The same files run over the wire from the
-//! wire server's tests.
+//! Runs the sqllogictest files in tests/slt/ (and its subfolders) in-process, on the default
+//! dataset (scale 0.01, seed 42) generated once into a temporary directory, with the saved theme
+//! queries as views. The same files run over the wire from the wire server's tests.
+//!
+//! `ZICHT_SLT_COMPLETE=1 cargo test -p zicht-engine --test slt` rewrites the expected output of
+//! the saved queries' golden files (tests/slt/queries/) with what the engine returns: review the
+//! diff before committing it. Hand-written files are never rewritten.
 
 use std::path::{Path, PathBuf};
 
-use sqllogictest::{AsyncDB, DBOutput, DefaultColumnType, Runner};
+use sqllogictest::{
+    AsyncDB, DBOutput, DefaultColumnType, Runner, default_column_validator, default_normalizer, default_validator,
+};
 use zicht_engine::datafusion::arrow::datatypes::DataType;
 use zicht_engine::datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
 use zicht_engine::{Engine, EngineError, EngineOptions, Session};
@@ -29,7 +35,7 @@ impl AsyncDB for Zicht {
             let formatters: Vec<_> =
                 batch.columns().iter().map(|c| ArrayFormatter::try_new(c.as_ref(), &options).unwrap()).collect();
             for row in 0..batch.num_rows() {
-                rows.push(formatters.iter().map(|f| f.value(row).to_string()).collect());
+                rows.push(formatters.iter().map(|f| same_as_wire(f.value(row).to_string())).collect());
             }
         }
         if schema.fields().is_empty() {
@@ -55,15 +61,31 @@ fn column_type(data_type: &DataType) -> DefaultColumnType {
     }
 }
 
+/// Floats as Rust (and the wire test's client) print them: `15` rather than Arrow's `15.0`, so
+/// that one expected output serves both runners.
+fn same_as_wire(value: String) -> String {
+    match value.parse::<f64>() {
+        Ok(float) if value.contains('.') || value.contains('e') => float.to_string(),
+        _ => value,
+    }
+}
+
 fn slt_files() -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/slt");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "slt"))
-        .collect();
+    let mut files = Vec::new();
+    collect_slt_files(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/slt"), &mut files);
     files.sort();
     files
+}
+
+fn collect_slt_files(dir: &Path, files: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            collect_slt_files(&path, files);
+        } else if path.extension().is_some_and(|e| e == "slt") {
+            files.push(path);
+        }
+    }
 }
 
 #[tokio::test]
@@ -72,7 +94,9 @@ async fn sqllogictest_files_pass_in_process() {
     let data = dir.path().join("data");
     let catalog = zicht_catalog::Catalog::embedded().unwrap();
     zicht_gen::generate(&catalog, &zicht_gen::GenConfig { scale: 0.01, seed: 42 }, &data, &mut |_| {}).unwrap();
-    let engine = Engine::open(EngineOptions::new(catalog, &data)).await.unwrap();
+    let queries = zicht_catalog::queries::embedded().unwrap();
+    let engine = Engine::open(EngineOptions::new(catalog, &data).with_saved_queries(queries)).await.unwrap();
+    let complete = std::env::var_os("ZICHT_SLT_COMPLETE").is_some();
     let files = slt_files();
     assert!(!files.is_empty());
     let mut failures = Vec::new();
@@ -82,7 +106,15 @@ async fn sqllogictest_files_pass_in_process() {
             let session = engine.session("slt");
             async move { Ok(Zicht { session }) }
         });
-        if let Err(e) = runner.run_file_async(file).await {
+        let outcome = if complete && file.parent().is_some_and(|dir| dir.ends_with("queries")) {
+            runner
+                .update_test_file(file, " ", default_validator, default_normalizer, default_column_validator)
+                .await
+                .map_err(|e| e.to_string())
+        } else {
+            runner.run_file_async(file).await.map_err(|e| e.to_string())
+        };
+        if let Err(e) = outcome {
             failures.push(format!("{}: {e}", file.display()));
         }
     }

@@ -40,7 +40,8 @@ struct TestServer {
 impl TestServer {
     async fn start(configure: impl FnOnce(&mut ServerConfig)) -> TestServer {
         let catalog = zicht_catalog::Catalog::embedded().unwrap();
-        let engine = Engine::open(EngineOptions::new(catalog, data_dir())).await.unwrap();
+        let queries = zicht_catalog::queries::embedded().unwrap();
+        let engine = Engine::open(EngineOptions::new(catalog, data_dir()).with_saved_queries(queries)).await.unwrap();
         let mut config = ServerConfig { port: 0, ..ServerConfig::default() };
         configure(&mut config);
         let server = Server::bind(engine, config).await.unwrap();
@@ -390,15 +391,22 @@ mod slt {
         value.unwrap_or_else(|| "NULL".to_string())
     }
 
+    fn collect_slt_files(dir: &Path, files: &mut Vec<PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                collect_slt_files(&path, files);
+            } else if path.extension().is_some_and(|e| e == "slt") {
+                files.push(path);
+            }
+        }
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     async fn sqllogictest_files_pass_over_the_wire() {
         let server = TestServer::start(|_| {}).await;
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/slt");
-        let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .filter(|p| p.extension().is_some_and(|e| e == "slt"))
-            .collect();
+        let mut files = Vec::new();
+        collect_slt_files(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/slt"), &mut files);
         files.sort();
         assert!(!files.is_empty());
         let port = server.address.port();
