@@ -7,8 +7,9 @@ use std::task::{Context, Poll};
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::common::ParamValues;
+use datafusion::common::ScalarValue;
 use datafusion::common::tree_node::TreeNodeRecursion;
-use datafusion::logical_expr::LogicalPlan;
+use datafusion::logical_expr::{ColumnarValue, LogicalPlan, Volatility, create_udf};
 use datafusion::physical_plan::{ExecutionPlan, SendableRecordBatchStream, execute_stream};
 use datafusion::prelude::SessionContext;
 use futures::Stream;
@@ -26,11 +27,29 @@ pub struct Session {
 
 impl Session {
     pub(crate) fn new(ctx: SessionContext, user: &str, protected: bool, audit: Option<Arc<dyn AuditSink>>) -> Session {
-        Session { ctx, user: user.to_string(), protected, audit }
+        let session = Session { ctx, user: user.to_string(), protected, audit };
+        for name in ["session_user", "current_user"] {
+            session.register_constant_function(name, ScalarValue::Utf8(Some(user.to_string())));
+        }
+        session
     }
 
     pub fn user(&self) -> &str {
         &self.user
+    }
+
+    /// Defines a function without arguments that returns `value`, in this session only: what a
+    /// front end knows about its connection (PostgreSQL's `pg_backend_pid()`, `current_user`).
+    pub fn register_constant_function(&self, name: &str, value: ScalarValue) {
+        let data_type = value.data_type();
+        let function = create_udf(
+            name,
+            vec![],
+            data_type,
+            Volatility::Stable,
+            Arc::new(move |_: &[ColumnarValue]| Ok(ColumnarValue::Scalar(value.clone()))),
+        );
+        self.ctx.register_udf(function);
     }
 
     /// Plans one SQL statement. The plan may hold `$1`-style parameters; bind them with

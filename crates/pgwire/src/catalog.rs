@@ -25,6 +25,9 @@ pub fn install(engine: Engine) -> zicht_engine::Result<Engine> {
         ctx.register_udf(always_visible_udf("pg_type_is_visible"));
         ctx.register_udf(empty_text_udf("pg_get_function_result"));
         ctx.register_udf(empty_text_udf("pg_get_function_arguments"));
+        ctx.register_udf(null_text_udf("pg_get_serial_sequence", vec![DataType::Utf8, DataType::Utf8]));
+        ctx.register_udf(null_text_udf("pg_get_viewdef", vec![DataType::Int64]));
+        ctx.register_udf(to_regtype_udf());
         Ok(())
     })
 }
@@ -71,4 +74,55 @@ fn empty_text_udf(name: &str) -> ScalarUDF {
         Volatility::Stable,
         Arc::new(|_args: &[ColumnarValue]| Ok(ColumnarValue::Scalar(ScalarValue::Utf8(Some(String::new()))))),
     )
+}
+
+/// Functions whose honest answer here is NULL: no column is backed by a sequence
+/// (`pg_get_serial_sequence`, asked by SQLAlchemy's `get_columns`), and view texts are served by
+/// `information_schema.views` rather than rebuilt from an oid (`pg_get_viewdef`).
+fn null_text_udf(name: &str, arguments: Vec<DataType>) -> ScalarUDF {
+    create_udf(
+        name,
+        arguments,
+        DataType::Utf8,
+        Volatility::Stable,
+        Arc::new(|_args: &[ColumnarValue]| Ok(ColumnarValue::Scalar(ScalarValue::Utf8(None)))),
+    )
+}
+
+/// `to_regtype(name)`: the oid of a built-in type the warehouse serves, NULL for any other (psycopg
+/// asks for `hstore` when SQLAlchemy connects; there is none here).
+fn to_regtype_udf() -> ScalarUDF {
+    create_udf(
+        "to_regtype",
+        vec![DataType::Utf8],
+        DataType::Int32,
+        Volatility::Stable,
+        Arc::new(|args: &[ColumnarValue]| {
+            let arrays = ColumnarValue::values_to_arrays(args)?;
+            let names = datafusion::arrow::array::AsArray::as_string::<i32>(&arrays[0]);
+            let oids: datafusion::arrow::array::Int32Array =
+                names.iter().map(|name| name.and_then(builtin_type_oid)).collect();
+            Ok(ColumnarValue::Array(Arc::new(oids)))
+        }),
+    )
+}
+
+fn builtin_type_oid(name: &str) -> Option<i32> {
+    let name = name.trim().trim_start_matches("pg_catalog.").to_ascii_lowercase();
+    let oid = match name.as_str() {
+        "bool" | "boolean" => 16,
+        "int8" | "bigint" => 20,
+        "int2" | "smallint" => 21,
+        "int4" | "integer" | "int" => 23,
+        "text" => 25,
+        "float4" | "real" => 700,
+        "float8" | "double precision" => 701,
+        "varchar" | "character varying" => 1043,
+        "date" => 1082,
+        "timestamp" | "timestamp without time zone" => 1114,
+        "timestamptz" | "timestamp with time zone" => 1184,
+        "numeric" => 1700,
+        _ => return None,
+    };
+    Some(oid)
 }

@@ -2,9 +2,12 @@
 //! send are answered here, per connection; everything else is planned by the engine (which
 //! refuses changes and protects results).
 
+use std::ops::ControlFlow;
+
+use datafusion::sql::sqlparser::ast::visit_expressions_mut;
 use datafusion::sql::sqlparser::ast::{
-    CloseCursor, CopyLegacyOption, CopyOption, CopySource, CopyTarget, DiscardObject, Expr, FetchDirection, Ident,
-    ObjectName, Query, Reset, Set, SetExpr, Statement, TableFactor, TableWithJoins, Value,
+    CloseCursor, CopyLegacyCsvOption, CopyLegacyOption, CopyOption, CopySource, CopyTarget, DiscardObject, Expr,
+    FetchDirection, Ident, ObjectName, Query, Reset, Set, SetExpr, Statement, TableFactor, TableWithJoins, Value,
 };
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
 use datafusion::sql::sqlparser::parser::Parser;
@@ -40,6 +43,7 @@ pub enum Command {
         format: CopyFormat,
     },
     Deallocate,
+    RollbackToSavepoint,
     /// Accepted and ignored, answered with this tag (`SET TRANSACTION ...` on a read-only warehouse).
     Ignored(&'static str),
 }
@@ -68,7 +72,37 @@ pub fn parse(sql: &str) -> WireResult<Vec<Command>> {
         Err(_) => Parser::parse_sql(&PostgreSqlDialect {}, sql)
             .map_err(|e| WireError::Engine(zicht_engine::EngineError::Syntax(e.to_string())))?,
     };
+    let mut statements = statements;
+    rewrite_like_escapes(&mut statements);
     statements.into_iter().map(classify).collect()
+}
+
+/// DataFusion's LIKE escapes with a backslash only; SQLAlchemy's inspector writes
+/// `LIKE 'pg/_' || '%' ESCAPE '/'`. The pattern is rewritten to the backslash form it means:
+/// backslashes doubled, `//` a literal slash, `/x` an escaped x.
+fn rewrite_like_escapes(statements: &mut Vec<Statement>) {
+    let _ = visit_expressions_mut(statements, |expr| {
+        if let Expr::Like { pattern, escape_char, .. } | Expr::ILike { pattern, escape_char, .. } = expr
+            && let Some(escape) = escape_char.as_ref().and_then(|v| v.value.clone().into_string())
+            && escape != "\\"
+            && let Some(rewritten) = backslash_pattern(pattern, &escape)
+        {
+            **pattern = rewritten;
+            *escape_char = None;
+        }
+        ControlFlow::<()>::Continue(())
+    });
+}
+
+fn backslash_pattern(pattern: &Expr, escape: &str) -> Option<Expr> {
+    let doubled = format!("replace(({pattern}), '\\', '\\\\')");
+    let text = match escape.chars().collect::<Vec<_>>().as_slice() {
+        [] => doubled,
+        ['\''] => return None,
+        [e] => format!("replace(replace(replace({doubled}, '{e}{e}', chr(1)), '{e}', '\\'), chr(1), '{e}')"),
+        _ => return None,
+    };
+    Parser::new(&PostgreSqlDialect {}).try_with_sql(&text).ok()?.parse_expr().ok()
 }
 
 fn classify(statement: Statement) -> WireResult<Command> {
@@ -84,6 +118,11 @@ fn classify(statement: Statement) -> WireResult<Command> {
         Statement::StartTransaction { statements, .. } if statements.is_empty() => Command::Begin,
         Statement::Commit { .. } => Command::Commit,
         Statement::Rollback { savepoint: None, .. } => Command::Rollback,
+        // Nothing here changes data, so a savepoint has nothing to keep: clients (psycopg's nested
+        // transactions, psqlODBC's per-statement savepoints) get the answers they expect.
+        Statement::Savepoint { .. } => Command::Ignored("SAVEPOINT"),
+        Statement::ReleaseSavepoint { .. } => Command::Ignored("RELEASE"),
+        Statement::Rollback { savepoint: Some(_), .. } => Command::RollbackToSavepoint,
         Statement::Declare { stmts } => classify_declare(stmts)?,
         Statement::Fetch { name, direction, .. } => Command::Fetch { name: name.value, count: fetch_count(direction)? },
         Statement::Close { cursor: CloseCursor::All } => Command::Close(None),
@@ -231,7 +270,15 @@ fn copy_format(options: &[CopyOption], legacy: &[CopyLegacyOption]) -> WireResul
     }
     for option in legacy {
         match option {
-            CopyLegacyOption::Csv(_) => format.csv = true,
+            CopyLegacyOption::Csv(csv_options) => {
+                format.csv = true;
+                for csv_option in csv_options {
+                    match csv_option {
+                        CopyLegacyCsvOption::Header => format.header = true,
+                        other => return Err(WireError::Unsupported(format!("COPY option {other} is not supported"))),
+                    }
+                }
+            }
             CopyLegacyOption::Header => format.header = true,
             CopyLegacyOption::Delimiter(c) => format.delimiter = Some(*c),
             CopyLegacyOption::Null(null) => format.null = Some(null.clone()),
@@ -280,6 +327,9 @@ mod tests {
         assert!(matches!(one("COMMIT"), Command::Commit));
         assert!(matches!(one("ROLLBACK"), Command::Rollback));
         assert!(matches!(one("SET TRANSACTION ISOLATION LEVEL READ COMMITTED"), Command::Ignored("SET")));
+        assert!(matches!(one("SAVEPOINT _pg3_1"), Command::Ignored("SAVEPOINT")));
+        assert!(matches!(one("RELEASE SAVEPOINT _pg3_1"), Command::Ignored("RELEASE")));
+        assert!(matches!(one("ROLLBACK TO SAVEPOINT _pg3_1"), Command::RollbackToSavepoint));
     }
 
     #[test]
@@ -293,8 +343,19 @@ mod tests {
         let copy = one("COPY (SELECT 1) TO STDOUT WITH (FORMAT csv, HEADER true)");
         assert!(matches!(copy, Command::CopyOut { format: CopyFormat { csv: true, header: true, .. }, .. }));
         assert!(matches!(one("COPY regio.gemeente TO STDOUT"), Command::CopyOut { .. }));
+        // What psql's \copy sends for `CSV HEADER`.
+        let legacy = one("COPY (SELECT 1) TO STDOUT CSV HEADER");
+        assert!(matches!(legacy, Command::CopyOut { format: CopyFormat { csv: true, header: true, .. }, .. }));
         assert!(parse("COPY regio.gemeente TO '/tmp/x'").is_err());
         assert!(parse("COPY regio.gemeente FROM STDIN").is_err());
+    }
+
+    #[test]
+    fn like_escapes_become_backslashes() {
+        let Command::Query(statement) = one("SELECT 'pg_toast' LIKE 'pg/_' || '%' ESCAPE '/'") else { panic!() };
+        let text = statement.to_string();
+        assert!(!text.contains("ESCAPE"), "{text}");
+        assert!(text.contains("chr(1)"), "{text}");
     }
 
     #[test]

@@ -134,7 +134,7 @@ struct Settings {
 
 impl Settings {
     fn new(user: &str, default_timeout: Option<Duration>) -> Settings {
-        let timeout = default_timeout.map_or("0".to_string(), |d| d.as_millis().to_string());
+        let timeout = show_timeout(default_timeout);
         let defaults: BTreeMap<String, String> = [
             ("server_version", SERVER_VERSION),
             ("server_version_num", SERVER_VERSION_NUM),
@@ -188,8 +188,7 @@ impl Settings {
                 None => self.default_timeout,
                 Some(text) => parse_timeout(text).ok_or_else(|| WireError::InvalidSetting(key.clone(), text.into()))?,
             };
-            let shown = self.statement_timeout.map_or("0".to_string(), |d| d.as_millis().to_string());
-            self.values.insert(key, shown);
+            self.values.insert(key, show_timeout(self.statement_timeout));
             return Ok(());
         }
         if key == "client_encoding"
@@ -210,6 +209,16 @@ impl Settings {
     fn reset_all(&mut self) {
         self.values = self.defaults.clone();
         self.statement_timeout = self.default_timeout;
+    }
+}
+
+/// A timeout as PostgreSQL shows it: in the largest unit that divides it (`500ms`, `5s`, `2min`).
+fn show_timeout(timeout: Option<Duration>) -> String {
+    let Some(millis) = timeout.map(|t| t.as_millis()).filter(|&m| m > 0) else { return "0".into() };
+    const UNITS: [(u128, &str); 4] = [(86_400_000, "d"), (3_600_000, "h"), (60_000, "min"), (1_000, "s")];
+    match UNITS.iter().find(|(size, _)| millis % size == 0) {
+        Some((size, unit)) => format!("{}{unit}", millis / size),
+        None => format!("{millis}ms"),
     }
 }
 
@@ -331,7 +340,11 @@ mod tests {
         assert_eq!(settings.show("application_name").unwrap(), "psql");
         settings.set("statement_timeout", Some("5s")).unwrap();
         assert_eq!(settings.statement_timeout, Some(Duration::from_secs(5)));
-        assert_eq!(settings.show("statement_timeout").unwrap(), "5000");
+        assert_eq!(settings.show("statement_timeout").unwrap(), "5s");
+        settings.set("statement_timeout", Some("90000")).unwrap();
+        assert_eq!(settings.show("statement_timeout").unwrap(), "90s");
+        settings.set("statement_timeout", Some("2min")).unwrap();
+        assert_eq!(settings.show("statement_timeout").unwrap(), "2min");
         settings.set("statement_timeout", Some("250")).unwrap();
         assert_eq!(settings.statement_timeout, Some(Duration::from_millis(250)));
         assert!(settings.set("statement_timeout", Some("soon")).is_err());

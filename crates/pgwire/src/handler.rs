@@ -13,17 +13,20 @@ use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::common::runtime::SpawnedTask;
 use datafusion::logical_expr::LogicalPlan;
+use datafusion::sql::sqlparser::ast::Statement;
 use futures::stream::{self, BoxStream};
 use futures::{Sink, StreamExt};
 use pgwire::api::portal::{Format, Portal};
 use pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
 use pgwire::api::results::{FieldInfo, QueryResponse, Response, Tag};
 use pgwire::api::stmt::QueryParser;
-use pgwire::api::store::PortalStore;
+use pgwire::api::store::{Entry, PortalStore};
 use pgwire::api::{ClientInfo, ClientPortalStore, Type};
 use pgwire::error::{PgWireError, PgWireResult};
 use pgwire::messages::PgWireBackendMessage;
+use pgwire::messages::extendedquery::Execute;
 use pgwire::messages::response::TransactionStatus;
+use pgwire::messages::simplequery::Query;
 use tokio_util::sync::CancellationToken;
 
 use crate::command::{self, Command, FetchCount};
@@ -68,6 +71,19 @@ fn connection<C: ClientInfo>(client: &C) -> WireResult<Arc<Connection>> {
 
 #[async_trait]
 impl SimpleQueryHandler for QueryHandler {
+    async fn on_query<C>(&self, client: &mut C, query: Query) -> PgWireResult<()>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        if is_rollback_to_savepoint(&query.query) {
+            resume_failed_transaction(client);
+        }
+        self._on_query(client, query).await
+    }
+
     async fn do_query<C>(&self, client: &mut C, query: &str) -> PgWireResult<Vec<Response>>
     where
         C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
@@ -97,6 +113,19 @@ impl SimpleQueryHandler for QueryHandler {
     }
 }
 
+fn is_rollback_to_savepoint(sql: &str) -> bool {
+    matches!(command::parse(sql).as_deref(), Ok([Command::RollbackToSavepoint]))
+}
+
+/// `ROLLBACK TO SAVEPOINT` in a failed transaction resumes it, as in PostgreSQL: nothing here
+/// changes data, so there is nothing to undo but the failed state itself. (The protocol library
+/// reads the status before the handler runs, hence this step before it.)
+fn resume_failed_transaction<C: ClientInfo>(client: &mut C) {
+    if matches!(client.transaction_status(), TransactionStatus::Error) {
+        client.set_transaction_status(TransactionStatus::Transaction);
+    }
+}
+
 fn next_status(status: TransactionStatus, response: &Response) -> TransactionStatus {
     match response {
         Response::TransactionStart(_) => status.to_in_transaction_state(),
@@ -112,6 +141,22 @@ impl ExtendedQueryHandler for QueryHandler {
 
     fn query_parser(&self) -> Arc<Self::QueryParser> {
         Arc::clone(&self.parser)
+    }
+
+    async fn on_execute<C>(&self, client: &mut C, message: Execute) -> PgWireResult<()>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Self::Statement>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let name = message.name.as_deref().unwrap_or(pgwire::api::DEFAULT_NAME);
+        if let Some(Entry::Value(portal)) = client.portal_store().get_portal(name)
+            && matches!(portal.statement.statement, Prepared::Command { command: Command::RollbackToSavepoint, .. })
+        {
+            resume_failed_transaction(client);
+        }
+        self._on_execute(client, message).await
     }
 
     async fn do_query<C>(
@@ -184,7 +229,7 @@ impl QueryHandler {
             Command::Query(statement) => {
                 let token = connection.control.start_statement();
                 let busy = connection.control.busy();
-                let plan = connection.session.plan_statement(*statement).await?;
+                let plan = plan_query(connection, *statement).await?;
                 let released = connection.session.execute(plan).await?;
                 let schema = released.schema();
                 let batches = guarded(released_batches(released), token, connection.statement_timeout(), Some(busy));
@@ -220,7 +265,7 @@ impl QueryHandler {
                 if !matches!(status, TransactionStatus::Transaction) {
                     return Err(WireError::Unsupported("DECLARE CURSOR can only be used in transaction blocks".into()));
                 }
-                let plan = connection.session.plan_statement(*query).await?;
+                let plan = plan_query(connection, *query).await?;
                 let released = connection.session.execute(plan).await?;
                 let schema = released.schema();
                 connection.open_cursor(&name, Cursor { schema, batches: released_batches(released), pending: None })?;
@@ -240,13 +285,15 @@ impl QueryHandler {
             Command::CopyOut { query, format: copy_format } => {
                 let token = connection.control.start_statement();
                 let busy = connection.control.busy();
-                let plan = connection.session.plan_statement(*query).await?;
+                let plan = plan_query(connection, *query).await?;
                 let released = connection.session.execute(plan).await?;
                 let schema = released.schema();
                 let batches = guarded(released_batches(released), token, connection.statement_timeout(), Some(busy));
                 Response::CopyOut(copy::copy_out(schema, batches, &copy_format)?)
             }
             Command::Deallocate => Response::Execution(Tag::new("DEALLOCATE")),
+            // A failed transaction was resumed before this ran (resume_failed_transaction).
+            Command::RollbackToSavepoint => Response::Execution(Tag::new("ROLLBACK")),
             Command::Ignored(tag) => Response::Execution(Tag::new(tag)),
         })
     }
@@ -440,10 +487,16 @@ impl QueryParser for StatementParser {
     }
 }
 
+/// Plans a query through the engine (which refuses changes), with PostgreSQL's column names.
+async fn plan_query(connection: &Connection, statement: Statement) -> WireResult<LogicalPlan> {
+    let plan = connection.session.plan_statement(statement.clone()).await?;
+    Ok(crate::names::with_postgres_names(&statement, plan))
+}
+
 async fn prepare(connection: &Connection, command: Command) -> WireResult<Prepared> {
     Ok(match command {
         Command::Query(statement) => {
-            let plan = connection.session.plan_statement(*statement).await?;
+            let plan = plan_query(connection, *statement).await?;
             let parameter_types = parameter_types(&plan)?;
             Prepared::Plan { plan: Box::new(plan), parameter_types }
         }

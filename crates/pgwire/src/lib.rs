@@ -25,6 +25,7 @@ mod connection;
 mod copy;
 pub mod error;
 mod handler;
+mod names;
 pub mod scram;
 mod server;
 mod startup;

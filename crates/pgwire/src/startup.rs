@@ -5,6 +5,7 @@ use std::fmt::Debug;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
+use datafusion::common::ScalarValue;
 use futures::{Sink, SinkExt};
 use pgwire::api::auth::{
     DefaultServerParameterProvider, StartupHandler, finish_authentication, protocol_negotiation,
@@ -110,6 +111,7 @@ impl Startup {
         let (pid, key) = self.shared.pid_keys.generate(client);
         client.set_pid_and_secret_key(pid, key.clone());
         let session = self.shared.engine.session(&user);
+        session.register_constant_function("pg_backend_pid", ScalarValue::Int32(Some(pid)));
         let connection =
             Connection::new(session, &user, Arc::clone(&self.control), self.shared.config.statement_timeout);
         let registration = self.shared.cancels.register(pid, &key, Arc::clone(&self.control));

@@ -138,7 +138,7 @@ async fn settings_belong_to_their_connection() {
     let b = server.connect().await.unwrap();
     a.batch_execute("SET application_name = 'een'; SET statement_timeout = '5s'").await.unwrap();
     assert_eq!(show_value(&a, "application_name").await, "een");
-    assert_eq!(show_value(&a, "statement_timeout").await, "5000");
+    assert_eq!(show_value(&a, "statement_timeout").await, "5s");
     assert_eq!(show_value(&b, "application_name").await, "");
     assert_eq!(show_value(&b, "statement_timeout").await, "0");
     a.batch_execute("RESET ALL").await.unwrap();

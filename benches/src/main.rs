@@ -1,0 +1,76 @@
+//! `zicht-bench`: runs the saved-query suite (queries/) at chosen scales, in-process with and
+//! without protection and over the PostgreSQL wire protocol, and writes every iteration's time as
+//! JSON, in the style of DataFusion's benchmarks.
+//!
+//! ```sh
+//! cargo run --release -p zicht-bench -- run --scale 0.1 --scale 1 --iterations 3
+//! ```
+
+mod suite;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+#[derive(Parser, Debug)]
+#[command(name = "zicht-bench", about = "Benchmarks the Zicht saved-query suite")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the suite and write one JSON file per scale.
+    Run(RunArgs),
+}
+
+/// How a query is run.
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Mode {
+    /// In-process, through the suppression layer (what users get).
+    Protected,
+    /// In-process, protection off (the test-and-benchmark-only mode): the engine's raw speed.
+    Unprotected,
+    /// Protected, over the PostgreSQL wire protocol on loopback (extended protocol, binary rows).
+    Wire,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct RunArgs {
+    /// Scales to run (1 = the Netherlands); repeatable.
+    #[arg(long = "scale", default_values_t = vec![0.1])]
+    pub scales: Vec<f64>,
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Where datasets live (`s<scale>-seed<seed>`); generated when missing.
+    #[arg(long, default_value = "target/bench-data")]
+    pub data_root: PathBuf,
+    /// Modes to run; repeatable.
+    #[arg(long = "mode", value_enum, default_values_t = vec![Mode::Protected, Mode::Unprotected, Mode::Wire])]
+    pub modes: Vec<Mode>,
+    /// Timed iterations per query and mode, after the warm-up run.
+    #[arg(long, default_value_t = 3)]
+    pub iterations: usize,
+    /// Only the saved queries whose theme/name contains this.
+    #[arg(long)]
+    pub filter: Option<String>,
+    /// Where the JSON results go (`scale-<scale>.json`).
+    #[arg(long, default_value = "benches/results")]
+    pub output: PathBuf,
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a tokio runtime");
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Run(args) => suite::run(args).await,
+        }
+    });
+    if let Err(error) = result {
+        eprintln!("error: {error}");
+        std::process::exit(1);
+    }
+}

@@ -1,0 +1,222 @@
+//! The saved-query suite as a benchmark: data generated once per scale, each saved query run
+//! once to warm up and then timed, per mode.
+
+use std::error::Error;
+use std::path::{Path, PathBuf};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use futures::StreamExt;
+use serde::Serialize;
+use tokio::sync::oneshot;
+use zicht_catalog::SavedQuery;
+use zicht_engine::{Engine, EngineOptions};
+use zicht_pgwire::{Server, ServerConfig};
+
+use crate::{Mode, RunArgs};
+
+type BenchResult<T> = Result<T, Box<dyn Error>>;
+
+#[derive(Serialize)]
+struct Report {
+    context: Context,
+    queries: Vec<QueryRun>,
+}
+
+#[derive(Serialize)]
+struct Context {
+    benchmark: &'static str,
+    zicht_version: &'static str,
+    datafusion_version: &'static str,
+    num_cpus: usize,
+    start_time: u64,
+    scale: f64,
+    seed: u64,
+    iterations: usize,
+    /// The process's peak resident memory (VmHWM) after the scale's runs, in bytes.
+    peak_rss_bytes: Option<u64>,
+}
+
+#[derive(Serialize)]
+struct QueryRun {
+    query: String,
+    mode: Mode,
+    iterations: Vec<Iteration>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+}
+
+#[derive(Serialize)]
+struct Iteration {
+    elapsed_ms: f64,
+    row_count: usize,
+}
+
+pub async fn run(args: RunArgs) -> BenchResult<()> {
+    std::fs::create_dir_all(&args.output)?;
+    let queries: Vec<SavedQuery> = zicht_catalog::queries::embedded()?
+        .into_iter()
+        .filter(|q| args.filter.as_ref().is_none_or(|f| q.id().contains(f.as_str())))
+        .collect();
+    for &scale in &args.scales {
+        let data = dataset(&args.data_root, scale, args.seed)?;
+        let report = run_scale(&args, &queries, scale, &data).await?;
+        let path = args.output.join(format!("scale-{scale}.json"));
+        std::fs::write(&path, serde_json::to_string_pretty(&report)?)?;
+        eprintln!("wrote {}", path.display());
+    }
+    Ok(())
+}
+
+async fn run_scale(args: &RunArgs, queries: &[SavedQuery], scale: f64, data: &Path) -> BenchResult<Report> {
+    let start_time = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
+    let protected = open_engine(data, queries, true).await?;
+    let unprotected = open_engine(data, queries, false).await?;
+    let wire = match args.modes.contains(&Mode::Wire) {
+        true => Some(WireServer::start(protected.clone()).await?),
+        false => None,
+    };
+    let mut runs = Vec::new();
+    for query in queries {
+        for &mode in &args.modes {
+            let outcome = match mode {
+                Mode::Protected => time_in_process(&protected, &query.sql, args.iterations).await,
+                Mode::Unprotected => time_in_process(&unprotected, &query.sql, args.iterations).await,
+                Mode::Wire => time_over_wire(wire.as_ref().expect("started above"), &query.sql, args.iterations).await,
+            };
+            runs.push(record(scale, query, mode, outcome));
+        }
+    }
+    if let Some(wire) = wire {
+        wire.stop().await;
+    }
+    let context = Context {
+        benchmark: "zicht saved-query suite",
+        zicht_version: env!("CARGO_PKG_VERSION"),
+        datafusion_version: zicht_engine::datafusion::DATAFUSION_VERSION,
+        num_cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        start_time,
+        scale,
+        seed: args.seed,
+        iterations: args.iterations,
+        peak_rss_bytes: peak_rss_bytes(),
+    };
+    Ok(Report { context, queries: runs })
+}
+
+fn record(scale: f64, query: &SavedQuery, mode: Mode, outcome: BenchResult<Vec<Iteration>>) -> QueryRun {
+    let (iterations, error) = match outcome {
+        Ok(iterations) => (iterations, None),
+        Err(error) => (Vec::new(), Some(error.to_string())),
+    };
+    match &error {
+        Some(error) => eprintln!("scale {scale} {} {mode:?}: error {error}", query.id()),
+        None => eprintln!(
+            "scale {scale} {} {mode:?}: median {:.1} ms, {} rows",
+            query.id(),
+            median_ms(&iterations),
+            iterations.first().map_or(0, |i| i.row_count)
+        ),
+    }
+    QueryRun { query: query.id(), mode, iterations, error }
+}
+
+fn median_ms(iterations: &[Iteration]) -> f64 {
+    let mut times: Vec<f64> = iterations.iter().map(|i| i.elapsed_ms).collect();
+    times.sort_by(f64::total_cmp);
+    times.get(times.len() / 2).copied().unwrap_or(f64::NAN)
+}
+
+/// The dataset of a scale, generated on first use.
+fn dataset(root: &Path, scale: f64, seed: u64) -> BenchResult<PathBuf> {
+    let dir = root.join(format!("s{scale}-seed{seed}"));
+    if !dir.is_dir() {
+        eprintln!("generating scale {scale} into {}", dir.display());
+        let catalog = zicht_catalog::Catalog::embedded()?;
+        zicht_gen::generate(&catalog, &zicht_gen::GenConfig { scale, seed }, &dir, &mut |_| {})?;
+    }
+    Ok(dir)
+}
+
+async fn open_engine(data: &Path, queries: &[SavedQuery], protected: bool) -> BenchResult<Engine> {
+    let mut options =
+        EngineOptions::new(zicht_catalog::Catalog::embedded()?, data).with_saved_queries(queries.to_vec());
+    if !protected {
+        options = options.unprotected_for_tests_and_benchmarks_only();
+    }
+    Ok(Engine::open(options).await?)
+}
+
+/// Plans, executes and collects every row, as a client would receive them.
+async fn time_in_process(engine: &Engine, sql: &str, iterations: usize) -> BenchResult<Vec<Iteration>> {
+    let session = engine.session("bench");
+    let run = async || -> BenchResult<Iteration> {
+        let started = Instant::now();
+        let mut released = session.sql(sql).await?;
+        let mut row_count = 0;
+        while let Some(batch) = released.next().await {
+            row_count += batch?.num_rows();
+        }
+        Ok(Iteration { elapsed_ms: started.elapsed().as_secs_f64() * 1000.0, row_count })
+    };
+    run().await?;
+    let mut timed = Vec::with_capacity(iterations);
+    for _ in 0..iterations {
+        timed.push(run().await?);
+    }
+    Ok(timed)
+}
+
+/// The same over the wire: extended protocol, binary rows decoded by the client.
+async fn time_over_wire(server: &WireServer, sql: &str, iterations: usize) -> BenchResult<Vec<Iteration>> {
+    let client = server.connect().await?;
+    let run = async || -> BenchResult<Iteration> {
+        let started = Instant::now();
+        let rows = client.query(sql, &[]).await?;
+        Ok(Iteration { elapsed_ms: started.elapsed().as_secs_f64() * 1000.0, row_count: rows.len() })
+    };
+    run().await?;
+    let mut timed = Vec::with_capacity(iterations);
+    for _ in 0..iterations {
+        timed.push(run().await?);
+    }
+    Ok(timed)
+}
+
+/// The wire server on a free loopback port, in this process, in trust mode.
+struct WireServer {
+    port: u16,
+    stop: oneshot::Sender<()>,
+    done: tokio::task::JoinHandle<()>,
+}
+
+impl WireServer {
+    async fn start(engine: Engine) -> BenchResult<WireServer> {
+        let server = Server::bind(engine, ServerConfig { port: 0, ..ServerConfig::default() }).await?;
+        let port = server.local_addr()?.port();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let done = tokio::spawn(server.run(async {
+            let _ = stopped.await;
+        }));
+        Ok(WireServer { port, stop, done })
+    }
+
+    async fn connect(&self) -> BenchResult<tokio_postgres::Client> {
+        let config = format!("host=127.0.0.1 port={} user=bench dbname=zicht", self.port);
+        let (client, connection) = tokio_postgres::connect(&config, tokio_postgres::NoTls).await?;
+        tokio::spawn(connection);
+        Ok(client)
+    }
+
+    async fn stop(self) {
+        let _ = self.stop.send(());
+        let _ = self.done.await;
+    }
+}
+
+/// VmHWM from /proc (Linux); None elsewhere.
+fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}

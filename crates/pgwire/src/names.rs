@@ -1,0 +1,99 @@
+//! Output column names as PostgreSQL gives them. DataFusion names an unaliased expression after
+//! its full text (`count(*)`, `sum(regio.gemeente.inwoners)`, `Int64(1)`); PostgreSQL names it
+//! after its function or column (`count`, `sum`) or `?column?`, and client code relies on that
+//! (`df["count"]` in pandas).
+
+use datafusion::common::Column;
+use datafusion::logical_expr::{LogicalPlan, LogicalPlanBuilder, col};
+use datafusion::sql::sqlparser::ast::{Expr, SelectItem, SetExpr, Statement};
+
+/// Renames the plan's output columns that the query left unaliased, when the names PostgreSQL
+/// would give are unique; otherwise the plan is returned as it is.
+pub fn with_postgres_names(statement: &Statement, plan: LogicalPlan) -> LogicalPlan {
+    let Some(names) = postgres_names(statement) else { return plan };
+    let fields = plan.schema().fields();
+    if names.len() != fields.len() || has_duplicates(&names) {
+        return plan;
+    }
+    if fields.iter().zip(&names).all(|(field, name)| field.name() == name) {
+        return plan;
+    }
+    let columns: Vec<_> = plan
+        .schema()
+        .iter()
+        .zip(&names)
+        .map(|((qualifier, field), name)| col(Column::new(qualifier.cloned(), field.name())).alias(name))
+        .collect();
+    match LogicalPlanBuilder::from(plan.clone()).project(columns).and_then(|b| b.build()) {
+        Ok(renamed) => renamed,
+        Err(_) => plan,
+    }
+}
+
+/// The names of a plain SELECT's columns, or None for anything else (wildcards, set operations).
+fn postgres_names(statement: &Statement) -> Option<Vec<String>> {
+    let Statement::Query(query) = statement else { return None };
+    let SetExpr::Select(select) = query.body.as_ref() else { return None };
+    select
+        .projection
+        .iter()
+        .map(|item| match item {
+            SelectItem::UnnamedExpr(expr) => Some(expression_name(expr)),
+            SelectItem::ExprWithAlias { alias, .. } => Some(alias.value.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn expression_name(expr: &Expr) -> String {
+    match expr {
+        Expr::Identifier(ident) => ident.value.clone(),
+        Expr::CompoundIdentifier(parts) => parts.last().map_or_else(unnamed, |p| p.value.clone()),
+        Expr::Function(function) => {
+            function.name.0.last().map_or_else(unnamed, |p| p.to_string().trim_matches('"').to_ascii_lowercase())
+        }
+        Expr::Cast { expr, .. } | Expr::Nested(expr) => expression_name(expr),
+        Expr::Case { .. } => "case".to_string(),
+        _ => unnamed(),
+    }
+}
+
+fn unnamed() -> String {
+    "?column?".to_string()
+}
+
+fn has_duplicates(names: &[String]) -> bool {
+    let mut sorted: Vec<&String> = names.iter().collect();
+    sorted.sort();
+    sorted.windows(2).any(|pair| pair[0] == pair[1])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::prelude::SessionContext;
+    use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
+    use datafusion::sql::sqlparser::parser::Parser;
+
+    async fn names(sql: &str) -> Vec<String> {
+        let ctx = SessionContext::new();
+        ctx.sql("CREATE TABLE t (a INT, b INT)").await.unwrap();
+        let statement = Parser::parse_sql(&PostgreSqlDialect {}, sql).unwrap().pop().unwrap();
+        let plan = ctx.state().create_logical_plan(sql).await.unwrap();
+        with_postgres_names(&statement, plan).schema().fields().iter().map(|f| f.name().clone()).collect()
+    }
+
+    #[tokio::test]
+    async fn unaliased_columns_are_named_as_postgresql_names_them() {
+        assert_eq!(
+            names("SELECT count(*), sum(t.a), upper('x'), 1 FROM t").await,
+            ["count", "sum", "upper", "?column?"]
+        );
+        assert_eq!(names("SELECT b, t.a + 1, CAST(a AS BIGINT) AS c FROM t").await, ["b", "?column?", "c"]);
+        assert_eq!(names("SELECT CAST(a AS BIGINT), (b) FROM t").await, ["a", "b"]);
+        assert_eq!(names("SELECT a AS x, count(*) AS n FROM t GROUP BY a").await, ["x", "n"]);
+        // Names PostgreSQL would repeat are left as DataFusion gives them.
+        assert_eq!(names("SELECT sum(a), sum(b) FROM t").await, ["sum(t.a)", "sum(t.b)"]);
+        assert_eq!(names("SELECT * FROM t").await, ["a", "b"]);
+    }
+}

@@ -1,0 +1,155 @@
+"""SQLAlchemy 2 (postgresql+psycopg) and pandas against `zicht serve`: what a notebook or a
+reflection-driven tool (Superset, pandas.read_sql) relies on. Run by run.sh.
+"""
+
+import pandas as pd
+import sqlalchemy as sa
+
+from common import AGGREGATE, HOST, PASSWORD, PORT, SAVED_QUERY, THEMES, USER, check, expect, finish, version
+
+URL = sa.engine.URL.create("postgresql+psycopg", username=USER, password=PASSWORD, host=HOST, port=PORT,
+                           database="zicht", query={"sslmode": "disable"})
+
+version("sqlalchemy", sa.__version__)
+version("pandas", pd.__version__)
+
+
+@check("engine-default")
+def _():
+    # The dialect's first connect looks up hstore inside a transaction, which psycopg does in a
+    # nested transaction: SAVEPOINT. A failure here means create_engine(URL) is unusable as is.
+    engine = sa.create_engine(URL)
+    try:
+        with engine.connect() as c:
+            expect(c.execute(sa.text("SELECT 1")).scalar() == 1, "SELECT 1")
+    finally:
+        engine.dispose()
+    return "create_engine(URL) connects"
+
+
+# The remaining checks use use_native_hstore=False (a documented dialect option) so that they test
+# reflection and pandas even while engine-default fails; it skips only the hstore lookup.
+engine = sa.create_engine(URL, use_native_hstore=False)
+inspector = sa.inspect(engine)
+
+
+@check("get_schema_names")
+def _():
+    schemas = inspector.get_schema_names()
+    missing = [t for t in THEMES + ["basis", "regio"] if t not in schemas]
+    expect(not missing, f"missing {missing} in {schemas}")
+    return f"{len(schemas)} schemas"
+
+
+@check("get_table_names-basis")
+def _():
+    tables = inspector.get_table_names("basis")
+    expect("persoon" in tables and "woning" in tables, str(tables))
+    return str(tables)
+
+
+@check("has_table")
+def _():
+    expect(inspector.has_table("persoon", schema="basis"), "basis.persoon not found")
+    expect(not inspector.has_table("bestaat_niet", schema="basis"), "basis.bestaat_niet found")
+
+
+@check("get_columns-persoon")
+def _():
+    columns = {c["name"]: c for c in inspector.get_columns("persoon", schema="basis")}
+    expected = {"persoon_id": sa.BigInteger, "bu_code": sa.Text, "geboortejaar": sa.Integer,
+                "inkomen": sa.Float}
+    for name, kind in expected.items():
+        expect(name in columns, f"column {name} missing: {list(columns)}")
+        expect(isinstance(columns[name]["type"], kind), f"{name} is {columns[name]['type']!r}, want {kind.__name__}")
+    expect(columns["persoon_id"]["nullable"] is False, "persoon_id should be NOT NULL")
+    return ", ".join(f"{n} {c['type']}" for n, c in columns.items())
+
+
+@check("get_view_names-drugs")
+def _():
+    views = inspector.get_view_names("drugs")
+    expect("verdachten_inwoners" in views, f"views in drugs: {views}")
+    return str(views)
+
+
+@check("get_view_definition")
+def _():
+    definition = inspector.get_view_definition("verdachten_inwoners", schema="drugs")
+    expect(definition and "select" in definition.lower(), repr(definition))
+    return f"{len(definition)} characters"
+
+
+@check("get_table_names-excludes-views")
+def _():
+    tables = inspector.get_table_names("drugs")
+    expect(sorted(tables) == ["hennepruiming", "verdachte"], str(tables))
+    return str(tables)
+
+
+@check("get_pk_constraint")
+def _():
+    # Warehouse tables have no primary key; reflection must still answer (with no columns).
+    pk = inspector.get_pk_constraint("persoon", schema="basis")
+    return str(pk)
+
+
+@check("get_indexes")
+def _():
+    return str(inspector.get_indexes("persoon", schema="basis"))
+
+
+@check("reflect-table")
+def _():
+    gemeente = sa.Table("gemeente", sa.MetaData(), schema="regio", autoload_with=engine)
+    expect("gm_code" in gemeente.c and "inwoners" in gemeente.c, str(gemeente.c.keys()))
+    with engine.connect() as c:
+        row = c.execute(sa.select(gemeente.c.gm_naam).where(gemeente.c.gm_code == "GM0014")).one()
+    expect(row.gm_naam == "Groningen", str(row))
+    return str(gemeente.c.keys())
+
+
+@check("core-select-params")
+def _():
+    # SQL compiled by SQLAlchemy, with bound parameters, without reflection.
+    gemeente = sa.table("gemeente", sa.column("gm_code"), sa.column("gm_naam"), sa.column("inwoners"), schema="regio")
+    query = (sa.select(gemeente.c.gm_code, gemeente.c.inwoners)
+             .where(gemeente.c.inwoners > sa.bindparam("minimum"))
+             .order_by(gemeente.c.inwoners.desc()).limit(3))
+    with engine.connect() as c:
+        rows = c.execute(query, {"minimum": 100000}).all()
+    expect(len(rows) == 3 and rows[0].inwoners >= rows[1].inwoners >= rows[2].inwoners > 100000, str(rows))
+    return str([r.gm_code for r in rows])
+
+
+@check("read_sql-aggregate")
+def _():
+    with engine.connect() as c:
+        df = pd.read_sql(sa.text(AGGREGATE), c)
+    expect(list(df.columns) == ["gm_code", "n"], str(df.columns))
+    expect(len(df) > 100, f"{len(df)} rows")
+    counts = df["n"].dropna()
+    expect((counts % 5 == 0).all(), "counts not rounded to multiples of 5")
+    return f"{len(df)} rows, n dtype {df['n'].dtype}"
+
+
+@check("read_sql-params")
+def _():
+    with engine.connect() as c:
+        df = pd.read_sql(sa.text("SELECT gm_code, gm_naam, inwoners FROM regio.gemeente WHERE gm_code = :g"),
+                         c, params={"g": "GM0014"})
+    expect(df.shape == (1, 3) and df.loc[0, "gm_naam"] == "Groningen", str(df))
+    expect(str(df["inwoners"].dtype) == "int64", f"inwoners dtype {df['inwoners'].dtype}")
+    return df.iloc[0].to_dict()
+
+
+@check("read_sql-saved-query")
+def _():
+    with engine.connect() as c:
+        df = pd.read_sql(sa.text(SAVED_QUERY), c)
+    expect(list(df.columns) == ["gm_code", "index", "klasse"] and len(df) == 1, str(df))
+    return df.iloc[0].to_dict()
+
+
+engine.dispose()
+finish()
