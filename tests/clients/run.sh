@@ -4,7 +4,7 @@
 #
 #   tests/clients/run.sh [psql|psycopg|sqlalchemy|jdbc|odbc ...]     # default: all five
 #
-# Environment: ZICHT_BIN (default target/debug/zicht), ZICHT_TEST_DATA (a `zicht gen` directory;
+# Environment: ZICHT_BIN (default $CARGO_TARGET_DIR/debug/zicht, else target/debug/zicht), ZICHT_TEST_DATA (a `zicht gen` directory;
 # default: generated at scale 0.01, seed 42 into a temp dir), ZICHT_CLIENTS_TRACE=1 (log every
 # statement the clients send to target/client-logs/wire-trace.log), ZICHT_CLIENTS_NO_VIEWS=1 (a
 # binary without the saved-query views: their checks count as known failures).
@@ -18,7 +18,8 @@ HERE=$ROOT/tests/clients
 cd "$ROOT"
 started=$(date +%s)
 
-BIN=${ZICHT_BIN:-target/debug/zicht}
+# The binary `cargo test` built, wherever the target directory is.
+BIN=${ZICHT_BIN:-${CARGO_TARGET_DIR:-target}/debug/zicht}
 [[ $BIN == /* ]] || BIN=$ROOT/$BIN
 VENV=${ZICHT_CLIENT_VENV:-$ROOT/target/client-venv}
 LOGS=$ROOT/target/client-logs
