@@ -149,35 +149,31 @@ async fn open_engine(data: &Path, queries: &[SavedQuery], protected: bool) -> Be
 /// Plans, executes and collects every row, as a client would receive them.
 async fn time_in_process(engine: &Engine, sql: &str, iterations: usize) -> BenchResult<Vec<Iteration>> {
     let session = engine.session("bench");
-    let run = async || -> BenchResult<Iteration> {
-        let started = Instant::now();
+    timed(iterations, async || {
         let mut released = session.sql(sql).await?;
         let mut row_count = 0;
         while let Some(batch) = released.next().await {
             row_count += batch?.num_rows();
         }
-        Ok(Iteration { elapsed_ms: started.elapsed().as_secs_f64() * 1000.0, row_count })
-    };
-    run().await?;
-    let mut timed = Vec::with_capacity(iterations);
-    for _ in 0..iterations {
-        timed.push(run().await?);
-    }
-    Ok(timed)
+        Ok(row_count)
+    })
+    .await
 }
 
 /// The same over the wire: extended protocol, binary rows decoded by the client.
 async fn time_over_wire(server: &WireServer, sql: &str, iterations: usize) -> BenchResult<Vec<Iteration>> {
     let client = server.connect().await?;
-    let run = async || -> BenchResult<Iteration> {
-        let started = Instant::now();
-        let rows = client.query(sql, &[]).await?;
-        Ok(Iteration { elapsed_ms: started.elapsed().as_secs_f64() * 1000.0, row_count: rows.len() })
-    };
+    timed(iterations, async || Ok(client.query(sql, &[]).await?.len())).await
+}
+
+/// One warm-up run, then `iterations` timed runs of `run` (which returns the rows it received).
+async fn timed(iterations: usize, run: impl AsyncFn() -> BenchResult<usize>) -> BenchResult<Vec<Iteration>> {
     run().await?;
     let mut timed = Vec::with_capacity(iterations);
     for _ in 0..iterations {
-        timed.push(run().await?);
+        let started = Instant::now();
+        let row_count = run().await?;
+        timed.push(Iteration { elapsed_ms: started.elapsed().as_secs_f64() * 1000.0, row_count });
     }
     Ok(timed)
 }

@@ -21,6 +21,15 @@ fn failure(e: impl std::fmt::Display) -> Failure {
     Failure::new(format!("cannot write the result: {e}"))
 }
 
+/// Streams a released result to stdout in `format`.
+pub async fn print(mut released: zicht_engine::Released, format: Format) -> Result<(), Failure> {
+    let mut output = Output::new(format, released.schema());
+    while let Some(batch) = futures::StreamExt::next(&mut released).await {
+        output.write(&batch?)?;
+    }
+    output.finish()
+}
+
 impl Output {
     pub fn new(format: Format, schema: SchemaRef) -> Output {
         let csv = (format == Format::Csv)

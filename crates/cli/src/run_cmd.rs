@@ -1,12 +1,9 @@
 //! `zicht run <theme>/<name>`: a saved query, read through its view, so it passes the
 //! suppression layer exactly as it does for a BI tool.
 
-use futures::StreamExt;
-
 use crate::Failure;
 use crate::args::RunArgs;
 use crate::data::open_engine;
-use crate::output::Output;
 
 pub async fn run(args: RunArgs) -> Result<(), Failure> {
     let engine = open_engine(&args.warehouse).await?;
@@ -19,13 +16,8 @@ pub async fn run(args: RunArgs) -> Result<(), Failure> {
     if !view.order_by.is_empty() {
         sql.push_str(&format!(" ORDER BY {}", view.order_by));
     }
-    let session = engine.session("cli");
-    let mut released = session.sql(&sql).await?;
-    let mut output = Output::new(args.format, released.schema());
-    while let Some(batch) = released.next().await {
-        output.write(&batch?)?;
-    }
-    output.finish()
+    let released = engine.session("cli").sql(&sql).await?;
+    crate::output::print(released, args.format).await
 }
 
 /// `SELECT * FROM theme.name`, restricted to the given gemeenten. Codes are checked rather than

@@ -6,7 +6,10 @@
 //! the saved queries' golden files (tests/slt/queries/) with what the engine returns: review the
 //! diff before committing it. Hand-written files are never rewritten.
 
-use std::path::{Path, PathBuf};
+#[path = "common/slt_files.rs"]
+mod slt_files;
+
+use slt_files::slt_files;
 
 use sqllogictest::{
     AsyncDB, DBOutput, DefaultColumnType, Runner, default_column_validator, default_normalizer, default_validator,
@@ -67,24 +70,6 @@ fn same_as_wire(value: String) -> String {
     match value.parse::<f64>() {
         Ok(float) if value.contains('.') || value.contains('e') => float.to_string(),
         _ => value,
-    }
-}
-
-fn slt_files() -> Vec<PathBuf> {
-    let mut files = Vec::new();
-    collect_slt_files(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/slt"), &mut files);
-    files.sort();
-    files
-}
-
-fn collect_slt_files(dir: &Path, files: &mut Vec<PathBuf>) {
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            collect_slt_files(&path, files);
-        } else if path.extension().is_some_and(|e| e == "slt") {
-            files.push(path);
-        }
     }
 }
 

@@ -42,50 +42,37 @@ pub fn version_string() -> String {
 }
 
 fn version_udf() -> ScalarUDF {
-    let version = version_string();
-    create_udf(
-        "version",
-        vec![],
-        DataType::Utf8,
-        Volatility::Stable,
-        Arc::new(move |_args: &[ColumnarValue]| Ok(ColumnarValue::Scalar(ScalarValue::Utf8(Some(version.clone()))))),
-    )
+    constant_udf("version", vec![], ScalarValue::Utf8(Some(version_string())))
 }
 
 /// psql's `\df` and `\dT` filter with these; every object of this database is on the search path
 /// or qualified, so the answer is always true.
 fn always_visible_udf(name: &str) -> ScalarUDF {
-    create_udf(
-        name,
-        vec![DataType::Int64],
-        DataType::Boolean,
-        Volatility::Stable,
-        Arc::new(|_args: &[ColumnarValue]| Ok(ColumnarValue::Scalar(ScalarValue::Boolean(Some(true))))),
-    )
+    constant_udf(name, vec![DataType::Int64], ScalarValue::Boolean(Some(true)))
 }
 
 /// Signature texts psql shows in `\df`; the warehouse's own functions are documented in
 /// `information_schema.routines` and crates/udf/README.md instead.
 fn empty_text_udf(name: &str) -> ScalarUDF {
-    create_udf(
-        name,
-        vec![DataType::Int64],
-        DataType::Utf8,
-        Volatility::Stable,
-        Arc::new(|_args: &[ColumnarValue]| Ok(ColumnarValue::Scalar(ScalarValue::Utf8(Some(String::new()))))),
-    )
+    constant_udf(name, vec![DataType::Int64], ScalarValue::Utf8(Some(String::new())))
 }
 
 /// Functions whose honest answer here is NULL: no column is backed by a sequence
 /// (`pg_get_serial_sequence`, asked by SQLAlchemy's `get_columns`), and view texts are served by
 /// `information_schema.views` rather than rebuilt from an oid (`pg_get_viewdef`).
 fn null_text_udf(name: &str, arguments: Vec<DataType>) -> ScalarUDF {
+    constant_udf(name, arguments, ScalarValue::Utf8(None))
+}
+
+/// A function of `arguments` that answers `value` whatever they are.
+fn constant_udf(name: &str, arguments: Vec<DataType>, value: ScalarValue) -> ScalarUDF {
+    let data_type = value.data_type();
     create_udf(
         name,
         arguments,
-        DataType::Utf8,
+        data_type,
         Volatility::Stable,
-        Arc::new(|_args: &[ColumnarValue]| Ok(ColumnarValue::Scalar(ScalarValue::Utf8(None)))),
+        Arc::new(move |_args: &[ColumnarValue]| Ok(ColumnarValue::Scalar(value.clone()))),
     )
 }
 

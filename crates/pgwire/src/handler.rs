@@ -200,8 +200,7 @@ impl QueryHandler {
         let token = connection.control.start_statement();
         let busy = connection.control.busy();
         let released = connection.session.execute_with_params(plan.clone(), params).await?;
-        let schema = released.schema();
-        let batches = guarded(released_batches(released), token, connection.statement_timeout(), Some(busy));
+        let (schema, batches) = guarded_release(connection, released, token, busy);
         rows_response(schema, batches, format)
     }
 
@@ -227,12 +226,7 @@ impl QueryHandler {
         let in_failed_transaction = matches!(status, TransactionStatus::Error);
         Ok(match command {
             Command::Query(statement) => {
-                let token = connection.control.start_statement();
-                let busy = connection.control.busy();
-                let plan = plan_query(connection, *statement).await?;
-                let released = connection.session.execute(plan).await?;
-                let schema = released.schema();
-                let batches = guarded(released_batches(released), token, connection.statement_timeout(), Some(busy));
+                let (schema, batches) = run_query(connection, *statement).await?;
                 rows_response(schema, batches, format)?
             }
             Command::Set { name, value } => {
@@ -283,12 +277,7 @@ impl QueryHandler {
                 Response::Execution(Tag::new(if name.is_some() { "CLOSE CURSOR" } else { "CLOSE CURSOR ALL" }))
             }
             Command::CopyOut { query, format: copy_format } => {
-                let token = connection.control.start_statement();
-                let busy = connection.control.busy();
-                let plan = plan_query(connection, *query).await?;
-                let released = connection.session.execute(plan).await?;
-                let schema = released.schema();
-                let batches = guarded(released_batches(released), token, connection.statement_timeout(), Some(busy));
+                let (schema, batches) = run_query(connection, *query).await?;
                 Response::CopyOut(copy::copy_out(schema, batches, &copy_format)?)
             }
             Command::Deallocate => Response::Execution(Tag::new("DEALLOCATE")),
@@ -321,11 +310,11 @@ fn released_batches(released: zicht_engine::Released) -> BoxStream<'static, Wire
 
 /// Ends the stream with 57014 when the statement is cancelled or runs past its timeout; dropping
 /// the engine's stream stops the query's work.
-pub fn guarded(
+fn guarded(
     batches: BoxStream<'static, WireResult<RecordBatch>>,
     token: CancellationToken,
     timeout: Option<Duration>,
-    busy: Option<crate::connection::BusyGuard>,
+    busy: crate::connection::BusyGuard,
 ) -> BoxStream<'static, WireResult<RecordBatch>> {
     let deadline = timeout.map(|t| tokio::time::Instant::now() + t);
     stream::unfold(Some((batches, token, busy)), move |state| async move {
@@ -485,6 +474,31 @@ impl QueryParser for StatementParser {
             Prepared::Command { rows: None, .. } => Ok(Vec::new()),
         }
     }
+}
+
+/// Plans and runs a query as the connection's current statement (see [`guarded_release`]). The
+/// statement starts before planning, so a cancel that arrives while it plans is not lost.
+async fn run_query(
+    connection: &Connection,
+    statement: Statement,
+) -> WireResult<(SchemaRef, BoxStream<'static, WireResult<RecordBatch>>)> {
+    let token = connection.control.start_statement();
+    let busy = connection.control.busy();
+    let plan = plan_query(connection, statement).await?;
+    let released = connection.session.execute(plan).await?;
+    Ok(guarded_release(connection, released, token, busy))
+}
+
+/// The released rows of the connection's current statement: driven on their own task, stopped by
+/// a cancel or the connection's statement_timeout, and counted as running until they are done.
+fn guarded_release(
+    connection: &Connection,
+    released: zicht_engine::Released,
+    token: CancellationToken,
+    busy: crate::connection::BusyGuard,
+) -> (SchemaRef, BoxStream<'static, WireResult<RecordBatch>>) {
+    let schema = released.schema();
+    (schema, guarded(released_batches(released), token, connection.statement_timeout(), busy))
 }
 
 /// Plans a query through the engine (which refuses changes), with PostgreSQL's column names.

@@ -15,6 +15,10 @@ use zicht_engine::{Engine, EngineOptions};
 use zicht_pgwire::scram::ScramVerifier;
 use zicht_pgwire::{Server, ServerConfig, TlsConfig, UserConfig};
 
+/// The same files the in-process runner runs.
+#[path = "../../engine/tests/common/slt_files.rs"]
+mod slt_files;
+
 const PASSWORD: &str = "geheim-voor-de-test";
 
 /// The generated data, shared by every test of this file.
@@ -391,23 +395,10 @@ mod slt {
         value.unwrap_or_else(|| "NULL".to_string())
     }
 
-    fn collect_slt_files(dir: &Path, files: &mut Vec<PathBuf>) {
-        for entry in std::fs::read_dir(dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                collect_slt_files(&path, files);
-            } else if path.extension().is_some_and(|e| e == "slt") {
-                files.push(path);
-            }
-        }
-    }
-
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     async fn sqllogictest_files_pass_over_the_wire() {
         let server = TestServer::start(|_| {}).await;
-        let mut files = Vec::new();
-        collect_slt_files(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/slt"), &mut files);
-        files.sort();
+        let files = slt_files::slt_files();
         assert!(!files.is_empty());
         let port = server.address.port();
         let mut failures = Vec::new();
