@@ -2,10 +2,19 @@
 //! without protection and over the PostgreSQL wire protocol, and writes every iteration's time as
 //! JSON, in the style of DataFusion's benchmarks.
 //!
+//! `zicht-bench report` turns those files and the peers' (benches/peers/peers.py: DuckDB and
+//! PostgreSQL on the same data) into benches/README.md with tables and SVG charts.
+//! benches/run.sh does all of it in one command.
+//!
 //! ```sh
 //! cargo run --release -p zicht-bench -- run --scale 0.1 --scale 1 --iterations 3
+//! cargo run --release -p zicht-bench -- report
 //! ```
 
+mod charts;
+mod concurrency;
+mod report;
+mod results;
 mod suite;
 
 use std::path::PathBuf;
@@ -23,11 +32,12 @@ struct Cli {
 enum Command {
     /// Run the suite and write one JSON file per scale.
     Run(RunArgs),
+    /// Write the results page (benches/README.md) and its charts from the JSON results.
+    Report(ReportArgs),
 }
 
 /// How a query is run.
-#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
     /// In-process, through the suppression layer (what users get).
     Protected,
@@ -35,6 +45,17 @@ pub enum Mode {
     Unprotected,
     /// Protected, over the PostgreSQL wire protocol on loopback (extended protocol, binary rows).
     Wire,
+}
+
+impl Mode {
+    /// The name in the JSON results and the report.
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Protected => "protected",
+            Mode::Unprotected => "unprotected",
+            Mode::Wire => "wire",
+        }
+    }
 }
 
 #[derive(clap::Args, Debug)]
@@ -59,6 +80,22 @@ pub struct RunArgs {
     /// Where the JSON results go (`scale-<scale>.json`).
     #[arg(long, default_value = "benches/results")]
     pub output: PathBuf,
+    /// Concurrent wire clients to measure throughput with (protected); repeatable, none to skip.
+    #[arg(long = "clients")]
+    pub clients: Vec<usize>,
+    /// How long each concurrency level runs, in seconds.
+    #[arg(long, default_value_t = 60.0)]
+    pub concurrency_seconds: f64,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ReportArgs {
+    /// Where the JSON results are (`scale-*.json`, `peers-scale-*.json`).
+    #[arg(long, default_value = "benches/results")]
+    pub results: PathBuf,
+    /// The page to write; charts go to `charts/` beside it.
+    #[arg(long, default_value = "benches/README.md")]
+    pub output: PathBuf,
 }
 
 fn main() {
@@ -67,6 +104,7 @@ fn main() {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Run(args) => suite::run(args).await,
+            Command::Report(args) => report::write(&args),
         }
     });
     if let Err(error) = result {

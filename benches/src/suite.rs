@@ -12,15 +12,11 @@ use zicht_catalog::SavedQuery;
 use zicht_engine::{Engine, EngineOptions};
 use zicht_pgwire::{Server, ServerConfig};
 
+use crate::concurrency;
+use crate::results::{Iteration, QueryRun, Results};
 use crate::{Mode, RunArgs};
 
-type BenchResult<T> = Result<T, Box<dyn Error>>;
-
-#[derive(Serialize)]
-struct Report {
-    context: Context,
-    queries: Vec<QueryRun>,
-}
+pub type BenchResult<T> = Result<T, Box<dyn Error + Send + Sync>>;
 
 #[derive(Serialize)]
 struct Context {
@@ -32,23 +28,11 @@ struct Context {
     scale: f64,
     seed: u64,
     iterations: usize,
-    /// The process's peak resident memory (VmHWM) after the scale's runs, in bytes.
+    /// Peak resident memory (VmHWM) while the queries ran one at a time, in bytes.
     peak_rss_bytes: Option<u64>,
-}
-
-#[derive(Serialize)]
-struct QueryRun {
-    query: String,
-    mode: Mode,
-    iterations: Vec<Iteration>,
+    /// Peak resident memory during the concurrency levels, in bytes.
     #[serde(skip_serializing_if = "Option::is_none")]
-    error: Option<String>,
-}
-
-#[derive(Serialize)]
-struct Iteration {
-    elapsed_ms: f64,
-    row_count: usize,
+    concurrency_peak_rss_bytes: Option<u64>,
 }
 
 pub async fn run(args: RunArgs) -> BenchResult<()> {
@@ -67,11 +51,13 @@ pub async fn run(args: RunArgs) -> BenchResult<()> {
     Ok(())
 }
 
-async fn run_scale(args: &RunArgs, queries: &[SavedQuery], scale: f64, data: &Path) -> BenchResult<Report> {
+async fn run_scale(args: &RunArgs, queries: &[SavedQuery], scale: f64, data: &Path) -> BenchResult<Results> {
     let start_time = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
+    reset_peak_rss();
     let protected = open_engine(data, queries, true).await?;
     let unprotected = open_engine(data, queries, false).await?;
-    let wire = match args.modes.contains(&Mode::Wire) {
+    let needs_server = args.modes.contains(&Mode::Wire) || !args.clients.is_empty();
+    let wire = match needs_server {
         true => Some(WireServer::start(protected.clone()).await?),
         false => None,
     };
@@ -86,7 +72,19 @@ async fn run_scale(args: &RunArgs, queries: &[SavedQuery], scale: f64, data: &Pa
             runs.push(record(scale, query, mode, outcome));
         }
     }
+    let serial_peak = peak_rss_bytes();
+    let mut concurrency = Vec::new();
     if let Some(wire) = wire {
+        reset_peak_rss();
+        let duration = std::time::Duration::from_secs_f64(args.concurrency_seconds);
+        for &clients in &args.clients {
+            let throughput = concurrency::throughput(queries, clients, duration, async || wire.connect().await).await?;
+            eprintln!(
+                "scale {scale} {clients} clients: {:.2} queries/s ({} in {:.1} s, {} errors)",
+                throughput.queries_per_second, throughput.completed, throughput.seconds, throughput.errors
+            );
+            concurrency.push(throughput);
+        }
         wire.stop().await;
     }
     let context = Context {
@@ -98,9 +96,10 @@ async fn run_scale(args: &RunArgs, queries: &[SavedQuery], scale: f64, data: &Pa
         scale,
         seed: args.seed,
         iterations: args.iterations,
-        peak_rss_bytes: peak_rss_bytes(),
+        peak_rss_bytes: serial_peak,
+        concurrency_peak_rss_bytes: (!concurrency.is_empty()).then(peak_rss_bytes).flatten(),
     };
-    Ok(Report { context, queries: runs })
+    Ok(Results { context: serde_json::to_value(context)?, queries: runs, concurrency })
 }
 
 fn record(scale: f64, query: &SavedQuery, mode: Mode, outcome: BenchResult<Vec<Iteration>>) -> QueryRun {
@@ -108,22 +107,18 @@ fn record(scale: f64, query: &SavedQuery, mode: Mode, outcome: BenchResult<Vec<I
         Ok(iterations) => (iterations, None),
         Err(error) => (Vec::new(), Some(error.to_string())),
     };
-    match &error {
-        Some(error) => eprintln!("scale {scale} {} {mode:?}: error {error}", query.id()),
-        None => eprintln!(
-            "scale {scale} {} {mode:?}: median {:.1} ms, {} rows",
-            query.id(),
-            median_ms(&iterations),
-            iterations.first().map_or(0, |i| i.row_count)
+    let run = QueryRun { query: query.id(), mode: mode.name().to_string(), iterations, error };
+    match (&run.error, run.median_ms()) {
+        (Some(error), _) => eprintln!("scale {scale} {} {}: error {error}", run.query, run.mode),
+        (None, median) => eprintln!(
+            "scale {scale} {} {}: median {:.1} ms, {} rows",
+            run.query,
+            run.mode,
+            median.unwrap_or(f64::NAN),
+            run.row_count().unwrap_or(0)
         ),
     }
-    QueryRun { query: query.id(), mode, iterations, error }
-}
-
-fn median_ms(iterations: &[Iteration]) -> f64 {
-    let mut times: Vec<f64> = iterations.iter().map(|i| i.elapsed_ms).collect();
-    times.sort_by(f64::total_cmp);
-    times.get(times.len() / 2).copied().unwrap_or(f64::NAN)
+    run
 }
 
 /// The dataset of a scale, generated on first use.
@@ -196,7 +191,7 @@ impl WireServer {
         Ok(WireServer { port, stop, done })
     }
 
-    async fn connect(&self) -> BenchResult<tokio_postgres::Client> {
+    pub async fn connect(&self) -> BenchResult<tokio_postgres::Client> {
         let config = format!("host=127.0.0.1 port={} user=bench dbname=zicht", self.port);
         let (client, connection) = tokio_postgres::connect(&config, tokio_postgres::NoTls).await?;
         tokio::spawn(connection);
@@ -207,6 +202,11 @@ impl WireServer {
         let _ = self.stop.send(());
         let _ = self.done.await;
     }
+}
+
+/// Starts a new peak-memory measurement (Linux: "5" resets VmHWM; elsewhere nothing happens).
+fn reset_peak_rss() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
 }
 
 /// VmHWM from /proc (Linux); None elsewhere.

@@ -5,17 +5,22 @@
 //! rules: noisy threshold on distinct units of every unit type, (n,k) dominance and the p% rule on
 //! per-unit totals, group disclosure, then cell-key noise and rounding. A failing cell is NULL.
 
-use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use datafusion::arrow::array::{Array, ArrayRef, AsArray, Float64Array, Int64Array, ListArray, UInt32Array};
-use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Float64Type, Int64Type, UInt32Type};
-use datafusion::common::{ScalarValue, internal_err};
+use datafusion::arrow::array::{
+    Array, ArrayRef, AsArray, BooleanArray, Float64Array, Int64Array, ListArray, PrimitiveArray, UInt32Array,
+    UInt64Array,
+};
+use datafusion::arrow::buffer::OffsetBuffer;
+use datafusion::arrow::datatypes::{
+    ArrowPrimitiveType, DataType, Field, FieldRef, Float64Type, Int64Type, UInt32Type, UInt64Type,
+};
+use datafusion::common::{HashMap, ScalarValue, internal_err};
 use datafusion::error::Result;
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
-use datafusion::logical_expr::{Accumulator, AggregateUDFImpl, Signature, Volatility};
+use datafusion::logical_expr::{Accumulator, AggregateUDFImpl, EmitTo, GroupsAccumulator, Signature, Volatility};
 use zicht_catalog::{EntityType, SuppressionParams};
 
 use crate::noise::{CellKeyer, Purpose, count_noise, magnitude_factor, round_count, threshold_extra};
@@ -131,6 +136,16 @@ impl AggregateUDFImpl for ProtectAggregate {
         Ok(Box::new(ProtectAccumulator::new(Arc::clone(&self.spec))))
     }
 
+    fn groups_accumulator_supported(&self, _args: AccumulatorArgs) -> bool {
+        true
+    }
+
+    /// Grouped queries keep all their cells in one accumulator: no boxed accumulator per group,
+    /// and partial states travel as one list array per field instead of a scalar per group.
+    fn create_groups_accumulator(&self, _args: AccumulatorArgs) -> Result<Box<dyn GroupsAccumulator>> {
+        Ok(Box::new(ProtectGroups { spec: Arc::clone(&self.spec), cells: Vec::new() }))
+    }
+
     fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
         let list = |name: String, item: DataType| {
             Arc::new(Field::new(name, DataType::List(Arc::new(Field::new_list_field(item, true))), true))
@@ -158,9 +173,9 @@ struct Tally {
     rows: u32,
 }
 
-#[derive(Debug)]
-struct ProtectAccumulator {
-    spec: Arc<Spec>,
+/// Everything known about one cell (one group of one aggregate call).
+#[derive(Debug, Clone)]
+struct Cell {
     /// Per unit column: every unit seen in the cell (also those whose rows were all excluded,
     /// which form the complement of a share).
     units: Vec<HashMap<i64, Tally>>,
@@ -170,15 +185,35 @@ struct ProtectAccumulator {
     max: f64,
     /// True while every included value is 0 or 1: the aggregate is a share or a count in disguise.
     indicator: bool,
+    /// Included values, kept for quantiles only.
     values: Vec<f64>,
 }
 
-impl ProtectAccumulator {
-    fn new(spec: Arc<Spec>) -> ProtectAccumulator {
-        let units = vec![HashMap::new(); spec.entities.len()];
-        ProtectAccumulator {
-            spec,
-            units,
+/// The input columns of one batch: value, inclusion flag, unit ids.
+struct Inputs<'a> {
+    value: &'a Float64Array,
+    include: &'a BooleanArray,
+    ids: Vec<&'a Int64Array>,
+}
+
+impl<'a> Inputs<'a> {
+    fn new(values: &'a [ArrayRef]) -> Result<Inputs<'a>> {
+        let [value, include, ids @ ..] = values else { return internal_err!("protect: too few arguments") };
+        let ids = ids.iter().map(|a| a.as_primitive::<Int64Type>()).collect();
+        Ok(Inputs { value: value.as_primitive::<Float64Type>(), include: include.as_boolean(), ids })
+    }
+
+    /// The row's value when it is included (a NULL value or a false flag excludes it).
+    fn included(&self, row: usize) -> Option<f64> {
+        let included = self.include.is_valid(row) && self.include.value(row) && self.value.is_valid(row);
+        included.then(|| self.value.value(row))
+    }
+}
+
+impl Cell {
+    fn new(unit_columns: usize) -> Cell {
+        Cell {
+            units: vec![HashMap::default(); unit_columns],
             rows: 0,
             sum: 0.0,
             min: f64::INFINITY,
@@ -188,96 +223,104 @@ impl ProtectAccumulator {
         }
     }
 
-    fn include_value(&mut self, value: f64) {
-        self.rows += 1;
-        self.sum += value;
-        self.min = self.min.min(value);
-        self.max = self.max.max(value);
-        self.indicator &= value == 0.0 || value == 1.0;
-        if matches!(self.spec.measure, Measure::Quantile(_)) {
-            self.values.push(value);
+    fn update(&mut self, inputs: &Inputs, row: usize, keep_values: bool) {
+        let included = inputs.included(row);
+        for (units, ids) in self.units.iter_mut().zip(&inputs.ids) {
+            if ids.is_valid(row) {
+                let tally = units.entry(ids.value(row)).or_default();
+                if let Some(v) = included {
+                    tally.contribution += v;
+                    tally.rows += 1;
+                }
+            }
         }
+        if let Some(v) = included {
+            self.rows += 1;
+            self.sum += v;
+            self.min = self.min.min(v);
+            self.max = self.max.max(v);
+            self.indicator &= v == 0.0 || v == 1.0;
+            if keep_values {
+                self.values.push(v);
+            }
+        }
+    }
+
+    /// Adds row `row` of partial states (laid out as in `state_fields`).
+    fn merge(&mut self, states: &[ArrayRef], row: usize) {
+        let n_units = self.units.len();
+        let scalars = &states[3 * n_units..];
+        let rows = scalars[1].as_primitive::<UInt64Type>();
+        if rows.is_null(row) {
+            return;
+        }
+        for (column, units) in self.units.iter_mut().enumerate() {
+            merge_units(units, &states[3 * column..3 * column + 3], row);
+        }
+        let values = scalars[0].as_list::<i32>().value(row);
+        self.values.extend(values.as_primitive::<Float64Type>().iter().flatten());
+        self.rows += rows.value(row);
+        self.sum += scalars[2].as_primitive::<Float64Type>().value(row);
+        self.min = self.min.min(scalars[3].as_primitive::<Float64Type>().value(row));
+        self.max = self.max.max(scalars[4].as_primitive::<Float64Type>().value(row));
+        self.indicator &= scalars[5].as_boolean().value(row);
+    }
+
+    fn size(&self) -> usize {
+        let units: usize = self.units.iter().map(|u| u.capacity() * (size_of::<i64>() + size_of::<Tally>() + 1)).sum();
+        size_of::<Self>() + units + self.values.capacity() * size_of::<f64>()
+    }
+}
+
+/// Judges a cell and counts the outcome for the audit log: the released value, or None.
+fn release(spec: &Spec, cell: &Cell) -> Option<f64> {
+    let released = judge(spec, cell);
+    let counters = &spec.counters;
+    match &released {
+        Some(_) => counters.released.fetch_add(1, Ordering::Relaxed),
+        None => counters.suppressed.fetch_add(1, Ordering::Relaxed),
+    };
+    released
+}
+
+/// The accumulator of an aggregate without GROUP BY (one cell).
+#[derive(Debug)]
+struct ProtectAccumulator {
+    spec: Arc<Spec>,
+    cell: Cell,
+}
+
+impl ProtectAccumulator {
+    fn new(spec: Arc<Spec>) -> ProtectAccumulator {
+        let cell = Cell::new(spec.entities.len());
+        ProtectAccumulator { spec, cell }
     }
 }
 
 impl Accumulator for ProtectAccumulator {
     fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
-        let Some((value, rest)) = values.split_first() else { return internal_err!("protect: no arguments") };
-        let value = value.as_primitive::<Float64Type>();
-        let include = rest[0].as_boolean();
-        let ids: Vec<&Int64Array> = rest[1..].iter().map(|a| a.as_primitive::<Int64Type>()).collect();
-        for row in 0..value.len() {
-            let included = include.is_valid(row) && include.value(row) && value.is_valid(row);
-            let v = if included { value.value(row) } else { 0.0 };
-            for (column, ids) in ids.iter().enumerate() {
-                if ids.is_valid(row) {
-                    let tally = self.units[column].entry(ids.value(row)).or_default();
-                    if included {
-                        tally.contribution += v;
-                        tally.rows += 1;
-                    }
-                }
-            }
-            if included {
-                self.include_value(v);
-            }
+        let inputs = Inputs::new(values)?;
+        let keep_values = matches!(self.spec.measure, Measure::Quantile(_));
+        for row in 0..inputs.value.len() {
+            self.cell.update(&inputs, row, keep_values);
         }
         Ok(())
     }
 
     fn state(&mut self) -> Result<Vec<ScalarValue>> {
-        let mut state = Vec::new();
-        for units in &self.units {
-            let ids = units.keys().map(|id| Some(*id));
-            let contributions = units.values().map(|t| Some(t.contribution));
-            let rows = units.values().map(|t| Some(t.rows));
-            state.push(list_scalar::<Int64Type>(ids));
-            state.push(list_scalar::<Float64Type>(contributions));
-            state.push(list_scalar::<UInt32Type>(rows));
-        }
-        state.push(list_scalar::<Float64Type>(self.values.iter().map(|v| Some(*v))));
-        state.push(ScalarValue::UInt64(Some(self.rows)));
-        state.push(ScalarValue::Float64(Some(self.sum)));
-        state.push(ScalarValue::Float64(Some(self.min)));
-        state.push(ScalarValue::Float64(Some(self.max)));
-        state.push(ScalarValue::Boolean(Some(self.indicator)));
-        Ok(state)
+        let arrays = states(std::slice::from_ref(&self.cell));
+        arrays.iter().map(|array| ScalarValue::try_from_array(array, 0)).collect()
     }
 
     fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
-        let n_units = self.units.len();
-        let scalars = &states[3 * n_units..];
-        let values = scalars[0].as_list::<i32>();
-        let rows = scalars[1].as_primitive::<datafusion::arrow::datatypes::UInt64Type>();
-        let sums = scalars[2].as_primitive::<Float64Type>();
-        let mins = scalars[3].as_primitive::<Float64Type>();
-        let maxs = scalars[4].as_primitive::<Float64Type>();
-        let indicators = scalars[5].as_boolean();
-        for row in 0..rows.len() {
-            if rows.is_null(row) {
-                continue;
-            }
-            for column in 0..n_units {
-                merge_units(&mut self.units[column], &states[3 * column..3 * column + 3], row);
-            }
-            let row_values = values.value(row);
-            self.values.extend(row_values.as_primitive::<Float64Type>().iter().flatten());
-            self.rows += rows.value(row);
-            self.sum += sums.value(row);
-            self.min = self.min.min(mins.value(row));
-            self.max = self.max.max(maxs.value(row));
-            self.indicator &= indicators.value(row);
+        for row in 0..states[0].len() {
+            self.cell.merge(states, row);
         }
         Ok(())
     }
 
     fn evaluate(&mut self) -> Result<ScalarValue> {
-        let released = judge(&self.spec, self);
-        let counters = &self.spec.counters;
-        match &released {
-            Some(_) => counters.released.fetch_add(1, Ordering::Relaxed),
-            None => counters.suppressed.fetch_add(1, Ordering::Relaxed),
-        };
+        let released = release(&self.spec, &self.cell);
         if let Measure::Cell = self.spec.measure {
             return Ok(ScalarValue::Boolean(Some(released.is_some())));
         }
@@ -288,15 +331,119 @@ impl Accumulator for ProtectAccumulator {
     }
 
     fn size(&self) -> usize {
-        let units: usize = self.units.iter().map(|u| u.capacity() * (size_of::<i64>() + size_of::<Tally>() + 1)).sum();
-        size_of::<Self>() + units + self.values.capacity() * size_of::<f64>()
+        size_of::<Self>() + self.cell.size()
     }
 }
 
-fn list_scalar<T: datafusion::arrow::datatypes::ArrowPrimitiveType>(
-    items: impl Iterator<Item = Option<T::Native>>,
-) -> ScalarValue {
-    ScalarValue::List(Arc::new(ListArray::from_iter_primitive::<T, _, _>(std::iter::once(Some(items)))))
+/// The accumulator of a grouped aggregate: one cell per group index.
+#[derive(Debug)]
+struct ProtectGroups {
+    spec: Arc<Spec>,
+    cells: Vec<Cell>,
+}
+
+impl ProtectGroups {
+    fn grow(&mut self, total_num_groups: usize) {
+        let unit_columns = self.spec.entities.len();
+        self.cells.resize_with(total_num_groups, || Cell::new(unit_columns));
+    }
+}
+
+impl GroupsAccumulator for ProtectGroups {
+    fn update_batch(
+        &mut self,
+        values: &[ArrayRef],
+        group_indices: &[usize],
+        opt_filter: Option<&BooleanArray>,
+        total_num_groups: usize,
+    ) -> Result<()> {
+        self.grow(total_num_groups);
+        let inputs = Inputs::new(values)?;
+        let keep_values = matches!(self.spec.measure, Measure::Quantile(_));
+        for (row, &group) in group_indices.iter().enumerate() {
+            // A FILTER clause removes the row altogether, as it does for the one-cell accumulator.
+            if opt_filter.is_some_and(|f| !(f.is_valid(row) && f.value(row))) {
+                continue;
+            }
+            self.cells[group].update(&inputs, row, keep_values);
+        }
+        Ok(())
+    }
+
+    fn evaluate(&mut self, emit_to: EmitTo) -> Result<ArrayRef> {
+        let cells = emit_to.take_needed(&mut self.cells);
+        let released: Vec<Option<f64>> = cells.iter().map(|cell| release(&self.spec, cell)).collect();
+        if let Measure::Cell = self.spec.measure {
+            return Ok(Arc::new(BooleanArray::from_iter(released.iter().map(|r| Some(r.is_some())))));
+        }
+        let values: ArrayRef = Arc::new(Float64Array::from(released));
+        Ok(datafusion::arrow::compute::cast(&values, &self.spec.return_type)?)
+    }
+
+    fn state(&mut self, emit_to: EmitTo) -> Result<Vec<ArrayRef>> {
+        let cells = emit_to.take_needed(&mut self.cells);
+        Ok(states(&cells))
+    }
+
+    fn merge_batch(&mut self, values: &[ArrayRef], group_indices: &[usize], total_num_groups: usize) -> Result<()> {
+        self.grow(total_num_groups);
+        for (row, &group) in group_indices.iter().enumerate() {
+            self.cells[group].merge(values, row);
+        }
+        Ok(())
+    }
+
+    /// Each row as its own cell (DataFusion only asks when partial aggregation does not pay).
+    fn convert_to_state(&self, values: &[ArrayRef], opt_filter: Option<&BooleanArray>) -> Result<Vec<ArrayRef>> {
+        let inputs = Inputs::new(values)?;
+        let keep_values = matches!(self.spec.measure, Measure::Quantile(_));
+        let cells: Vec<Cell> = (0..inputs.value.len())
+            .map(|row| {
+                let mut cell = Cell::new(self.spec.entities.len());
+                if opt_filter.is_none_or(|f| f.is_valid(row) && f.value(row)) {
+                    cell.update(&inputs, row, keep_values);
+                }
+                cell
+            })
+            .collect();
+        Ok(states(&cells))
+    }
+
+    fn size(&self) -> usize {
+        size_of::<Self>() + self.cells.iter().map(Cell::size).sum::<usize>()
+    }
+}
+
+/// The partial states of `cells`, one row per cell, laid out as in `state_fields`.
+fn states(cells: &[Cell]) -> Vec<ArrayRef> {
+    let mut arrays = Vec::new();
+    let unit_columns = cells.first().map_or(0, |c| c.units.len());
+    for column in 0..unit_columns {
+        let units = || cells.iter().map(move |c| &c.units[column]);
+        arrays.push(list_array::<Int64Type>(units().map(|u| u.keys().copied().collect())));
+        arrays.push(list_array::<Float64Type>(units().map(|u| u.values().map(|t| t.contribution).collect())));
+        arrays.push(list_array::<UInt32Type>(units().map(|u| u.values().map(|t| t.rows).collect())));
+    }
+    arrays.push(list_array::<Float64Type>(cells.iter().map(|c| c.values.clone())));
+    arrays.push(Arc::new(UInt64Array::from_iter_values(cells.iter().map(|c| c.rows))));
+    arrays.push(Arc::new(Float64Array::from_iter_values(cells.iter().map(|c| c.sum))));
+    arrays.push(Arc::new(Float64Array::from_iter_values(cells.iter().map(|c| c.min))));
+    arrays.push(Arc::new(Float64Array::from_iter_values(cells.iter().map(|c| c.max))));
+    arrays.push(Arc::new(BooleanArray::from_iter(cells.iter().map(|c| Some(c.indicator)))));
+    arrays
+}
+
+/// One list per cell, in the list field layout of `state_fields`.
+fn list_array<T: ArrowPrimitiveType>(lists: impl Iterator<Item = Vec<T::Native>>) -> ArrayRef {
+    let mut lengths = Vec::new();
+    let mut items = Vec::new();
+    for list in lists {
+        lengths.push(list.len());
+        items.extend(list);
+    }
+    let field = Arc::new(Field::new_list_field(T::DATA_TYPE, true));
+    let items: PrimitiveArray<T> = PrimitiveArray::from_iter_values(items);
+    Arc::new(ListArray::new(field, OffsetBuffer::from_lengths(lengths), Arc::new(items), None))
 }
 
 fn merge_units(units: &mut HashMap<i64, Tally>, states: &[ArrayRef], row: usize) {
@@ -314,7 +461,7 @@ fn merge_units(units: &mut HashMap<i64, Tally>, states: &[ArrayRef], row: usize)
 }
 
 /// The released value of a cell, or None when a rule suppresses it.
-fn judge(spec: &Spec, cell: &ProtectAccumulator) -> Option<f64> {
+fn judge(spec: &Spec, cell: &Cell) -> Option<f64> {
     let params = &spec.params;
     let contributes = |t: &Tally| match spec.measure {
         Measure::Cell => true,
@@ -349,7 +496,7 @@ fn judge(spec: &Spec, cell: &ProtectAccumulator) -> Option<f64> {
 }
 
 /// The cell key: per unit column the sum of the contributing units' keys, combined over columns.
-fn cell_key(spec: &Spec, cell: &ProtectAccumulator, contributes: impl Fn(&Tally) -> bool) -> u64 {
+fn cell_key(spec: &Spec, cell: &Cell, contributes: impl Fn(&Tally) -> bool) -> u64 {
     let mut key = 0u64;
     for (column, (units, entity)) in cell.units.iter().zip(&spec.entities).enumerate() {
         let column_key = units
@@ -369,7 +516,7 @@ fn complement_ok(units: &HashMap<i64, Tally>, k: u32) -> bool {
     complement == 0 || complement >= k as usize
 }
 
-fn release_sum(cell: &ProtectAccumulator, params: &SuppressionParams, count_noise: i64, magnitude: f64) -> Option<f64> {
+fn release_sum(cell: &Cell, params: &SuppressionParams, count_noise: i64, magnitude: f64) -> Option<f64> {
     for units in &cell.units {
         let contributions = || units.values().filter(|t| t.rows > 0).map(|t| t.contribution);
         if identical(contributions()) || dominated(contributions().map(f64::abs), params, true) {
@@ -390,7 +537,7 @@ fn release_sum(cell: &ProtectAccumulator, params: &SuppressionParams, count_nois
     Some(cell.sum + 0.1 * largest_contribution(cell) * magnitude)
 }
 
-fn release_avg(cell: &ProtectAccumulator, params: &SuppressionParams, magnitude: f64) -> Option<f64> {
+fn release_avg(cell: &Cell, params: &SuppressionParams, magnitude: f64) -> Option<f64> {
     if cell.rows == 0 || cell.min == cell.max {
         // All values identical: the mean tells every unit's value (group disclosure).
         return None;
@@ -413,7 +560,7 @@ fn release_avg(cell: &ProtectAccumulator, params: &SuppressionParams, magnitude:
 
 /// A quantile is released as the mean of the k values around it, slightly perturbed: never one
 /// unit's actual value.
-fn release_quantile(cell: &ProtectAccumulator, fraction: f64, k: u32, magnitude: f64) -> Option<f64> {
+fn release_quantile(cell: &Cell, fraction: f64, k: u32, magnitude: f64) -> Option<f64> {
     let mut values = cell.values.clone();
     let n = values.len();
     let window = (k as usize).min(n);
@@ -427,7 +574,7 @@ fn release_quantile(cell: &ProtectAccumulator, fraction: f64, k: u32, magnitude:
     Some(mean * (1.0 + 0.01 * magnitude))
 }
 
-fn largest_contribution(cell: &ProtectAccumulator) -> f64 {
+fn largest_contribution(cell: &Cell) -> f64 {
     cell.units.iter().flat_map(|units| units.values().map(|t| t.contribution.abs())).fold(0.0, f64::max)
 }
 
