@@ -71,6 +71,13 @@ struct Spec {
     counters: Arc<CellCounters>,
 }
 
+impl Spec {
+    /// Quantiles need the included values themselves; every other measure only their totals.
+    fn keeps_values(&self) -> bool {
+        matches!(self.measure, Measure::Quantile(_))
+    }
+}
+
 #[derive(Debug)]
 pub struct ProtectAggregate {
     name: String,
@@ -210,6 +217,41 @@ impl<'a> Inputs<'a> {
     }
 }
 
+/// Partial states of one batch, laid out as in `state_fields`, downcast once for all its rows.
+struct PartialStates<'a> {
+    /// Per unit column: the lists of unit ids, their contributions and their row counts.
+    units: Vec<[&'a ListArray; 3]>,
+    values: &'a ListArray,
+    rows: &'a UInt64Array,
+    sums: &'a Float64Array,
+    mins: &'a Float64Array,
+    maxs: &'a Float64Array,
+    indicators: &'a BooleanArray,
+}
+
+impl<'a> PartialStates<'a> {
+    fn new(states: &'a [ArrayRef], unit_columns: usize) -> Result<PartialStates<'a>> {
+        if states.len() != 3 * unit_columns + 6 {
+            return internal_err!("protect: {} state columns for {unit_columns} unit columns", states.len());
+        }
+        let (units, scalars) = states.split_at(3 * unit_columns);
+        Ok(PartialStates {
+            units: units.chunks(3).map(|c| [c[0].as_list(), c[1].as_list(), c[2].as_list()]).collect(),
+            values: scalars[0].as_list(),
+            rows: scalars[1].as_primitive::<UInt64Type>(),
+            sums: scalars[2].as_primitive::<Float64Type>(),
+            mins: scalars[3].as_primitive::<Float64Type>(),
+            maxs: scalars[4].as_primitive::<Float64Type>(),
+            indicators: scalars[5].as_boolean(),
+        })
+    }
+}
+
+/// Whether an aggregate's FILTER clause keeps the row (no clause keeps every row).
+fn passes(filter: Option<&BooleanArray>, row: usize) -> bool {
+    filter.is_none_or(|f| f.is_valid(row) && f.value(row))
+}
+
 impl Cell {
     fn new(unit_columns: usize) -> Cell {
         Cell {
@@ -246,24 +288,21 @@ impl Cell {
         }
     }
 
-    /// Adds row `row` of partial states (laid out as in `state_fields`).
-    fn merge(&mut self, states: &[ArrayRef], row: usize) {
-        let n_units = self.units.len();
-        let scalars = &states[3 * n_units..];
-        let rows = scalars[1].as_primitive::<UInt64Type>();
-        if rows.is_null(row) {
+    /// Adds row `row` of partial states.
+    fn merge(&mut self, states: &PartialStates, row: usize) {
+        if states.rows.is_null(row) {
             return;
         }
-        for (column, units) in self.units.iter_mut().enumerate() {
-            merge_units(units, &states[3 * column..3 * column + 3], row);
+        for (units, lists) in self.units.iter_mut().zip(&states.units) {
+            merge_units(units, lists, row);
         }
-        let values = scalars[0].as_list::<i32>().value(row);
+        let values = states.values.value(row);
         self.values.extend(values.as_primitive::<Float64Type>().iter().flatten());
-        self.rows += rows.value(row);
-        self.sum += scalars[2].as_primitive::<Float64Type>().value(row);
-        self.min = self.min.min(scalars[3].as_primitive::<Float64Type>().value(row));
-        self.max = self.max.max(scalars[4].as_primitive::<Float64Type>().value(row));
-        self.indicator &= scalars[5].as_boolean().value(row);
+        self.rows += states.rows.value(row);
+        self.sum += states.sums.value(row);
+        self.min = self.min.min(states.mins.value(row));
+        self.max = self.max.max(states.maxs.value(row));
+        self.indicator &= states.indicators.value(row);
     }
 
     fn size(&self) -> usize {
@@ -300,7 +339,7 @@ impl ProtectAccumulator {
 impl Accumulator for ProtectAccumulator {
     fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
         let inputs = Inputs::new(values)?;
-        let keep_values = matches!(self.spec.measure, Measure::Quantile(_));
+        let keep_values = self.spec.keeps_values();
         for row in 0..inputs.value.len() {
             self.cell.update(&inputs, row, keep_values);
         }
@@ -308,13 +347,14 @@ impl Accumulator for ProtectAccumulator {
     }
 
     fn state(&mut self) -> Result<Vec<ScalarValue>> {
-        let arrays = states(std::slice::from_ref(&self.cell));
+        let arrays = states(std::slice::from_ref(&self.cell), self.spec.entities.len());
         arrays.iter().map(|array| ScalarValue::try_from_array(array, 0)).collect()
     }
 
     fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
-        for row in 0..states[0].len() {
-            self.cell.merge(states, row);
+        let states = PartialStates::new(states, self.spec.entities.len())?;
+        for row in 0..states.rows.len() {
+            self.cell.merge(&states, row);
         }
         Ok(())
     }
@@ -359,13 +399,12 @@ impl GroupsAccumulator for ProtectGroups {
     ) -> Result<()> {
         self.grow(total_num_groups);
         let inputs = Inputs::new(values)?;
-        let keep_values = matches!(self.spec.measure, Measure::Quantile(_));
+        let keep_values = self.spec.keeps_values();
         for (row, &group) in group_indices.iter().enumerate() {
             // A FILTER clause removes the row altogether, as it does for the one-cell accumulator.
-            if opt_filter.is_some_and(|f| !(f.is_valid(row) && f.value(row))) {
-                continue;
+            if passes(opt_filter, row) {
+                self.cells[group].update(&inputs, row, keep_values);
             }
-            self.cells[group].update(&inputs, row, keep_values);
         }
         Ok(())
     }
@@ -382,13 +421,14 @@ impl GroupsAccumulator for ProtectGroups {
 
     fn state(&mut self, emit_to: EmitTo) -> Result<Vec<ArrayRef>> {
         let cells = emit_to.take_needed(&mut self.cells);
-        Ok(states(&cells))
+        Ok(states(&cells, self.spec.entities.len()))
     }
 
     fn merge_batch(&mut self, values: &[ArrayRef], group_indices: &[usize], total_num_groups: usize) -> Result<()> {
         self.grow(total_num_groups);
+        let states = PartialStates::new(values, self.spec.entities.len())?;
         for (row, &group) in group_indices.iter().enumerate() {
-            self.cells[group].merge(values, row);
+            self.cells[group].merge(&states, row);
         }
         Ok(())
     }
@@ -396,17 +436,18 @@ impl GroupsAccumulator for ProtectGroups {
     /// Each row as its own cell (DataFusion only asks when partial aggregation does not pay).
     fn convert_to_state(&self, values: &[ArrayRef], opt_filter: Option<&BooleanArray>) -> Result<Vec<ArrayRef>> {
         let inputs = Inputs::new(values)?;
-        let keep_values = matches!(self.spec.measure, Measure::Quantile(_));
+        let keep_values = self.spec.keeps_values();
+        let unit_columns = self.spec.entities.len();
         let cells: Vec<Cell> = (0..inputs.value.len())
             .map(|row| {
-                let mut cell = Cell::new(self.spec.entities.len());
-                if opt_filter.is_none_or(|f| f.is_valid(row) && f.value(row)) {
+                let mut cell = Cell::new(unit_columns);
+                if passes(opt_filter, row) {
                     cell.update(&inputs, row, keep_values);
                 }
                 cell
             })
             .collect();
-        Ok(states(&cells))
+        Ok(states(&cells, unit_columns))
     }
 
     fn size(&self) -> usize {
@@ -414,10 +455,10 @@ impl GroupsAccumulator for ProtectGroups {
     }
 }
 
-/// The partial states of `cells`, one row per cell, laid out as in `state_fields`.
-fn states(cells: &[Cell]) -> Vec<ArrayRef> {
+/// The partial states of `cells`, one row per cell, laid out as in `state_fields` (also when there
+/// are no cells: the layout comes from the aggregate, not from its first cell).
+fn states(cells: &[Cell], unit_columns: usize) -> Vec<ArrayRef> {
     let mut arrays = Vec::new();
-    let unit_columns = cells.first().map_or(0, |c| c.units.len());
     for column in 0..unit_columns {
         let units = || cells.iter().map(move |c| &c.units[column]);
         arrays.push(list_array::<Int64Type>(units().map(|u| u.keys().copied().collect())));
@@ -446,10 +487,8 @@ fn list_array<T: ArrowPrimitiveType>(lists: impl Iterator<Item = Vec<T::Native>>
     Arc::new(ListArray::new(field, OffsetBuffer::from_lengths(lengths), Arc::new(items), None))
 }
 
-fn merge_units(units: &mut HashMap<i64, Tally>, states: &[ArrayRef], row: usize) {
-    let ids = states[0].as_list::<i32>().value(row);
-    let contributions = states[1].as_list::<i32>().value(row);
-    let rows = states[2].as_list::<i32>().value(row);
+fn merge_units(units: &mut HashMap<i64, Tally>, lists: &[&ListArray; 3], row: usize) {
+    let [ids, contributions, rows] = lists.map(|list| list.value(row));
     let ids = ids.as_primitive::<Int64Type>();
     let contributions: &Float64Array = contributions.as_primitive::<Float64Type>();
     let rows: &UInt32Array = rows.as_primitive::<UInt32Type>();
@@ -618,6 +657,15 @@ mod tests {
 
     fn params() -> SuppressionParams {
         SuppressionParams::default()
+    }
+
+    #[test]
+    fn partial_states_of_no_cells_keep_the_layout() {
+        // An emitted partition without groups must still have every state column.
+        let empty = states(&[], 2);
+        assert_eq!(empty.len(), 3 * 2 + 6);
+        assert!(PartialStates::new(&empty, 2).is_ok());
+        assert!(empty.iter().all(|column| column.is_empty()));
     }
 
     #[test]
