@@ -47,8 +47,7 @@ fn geomeans(scales: &[ScaleResults], path: &Path, title: &str) -> BenchResult<()
     let mut bars = Vec::new();
     for (group, scale) in scales.iter().enumerate() {
         for (slot, (mode, _)) in ENGINES.iter().enumerate() {
-            let done: Vec<&str> = scale.query_ids().into_iter().filter(|q| scale.median(q, mode).is_some()).collect();
-            if let Some(ms) = scale.geomean(mode, &done) {
+            if let Some((ms, _)) = scale.completed_geomean(mode) {
                 bars.push((group, slot, *mode, ms));
             }
         }

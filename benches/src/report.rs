@@ -2,7 +2,6 @@
 //! the peers, overheads, throughput, memory), the targets of issue 7 checked against the largest
 //! scale, a per-query table and SVG charts. Everything on it is computed from the JSON results.
 
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
 
@@ -65,6 +64,12 @@ impl ScaleResults {
     pub fn geomean(&self, mode: &str, queries: &[&str]) -> Option<f64> {
         let logs: Vec<f64> = queries.iter().map(|q| self.median(q, mode).map(f64::ln)).collect::<Option<_>>()?;
         (!logs.is_empty()).then(|| (logs.iter().sum::<f64>() / logs.len() as f64).exp())
+    }
+
+    /// Geometric mean of the medians of `mode` over every query it completed, and how many.
+    pub fn completed_geomean(&self, mode: &str) -> Option<(f64, usize)> {
+        let done = self.common(&[mode]);
+        Some((self.geomean(mode, &done)?, done.len()))
     }
 
     /// Geometric mean of `numerator / denominator` over the queries both completed, and how many.
@@ -224,8 +229,7 @@ fn summary(scales: &[ScaleResults]) -> String {
     for scale in scales {
         let all = scale.query_ids();
         let geo = |mode: &str| {
-            let done = scale.common(&[mode]);
-            scale.geomean(mode, &done).map_or("–".into(), |g| format!("{g:.1} ({}/{})", done.len(), all.len()))
+            scale.completed_geomean(mode).map_or("–".into(), |(g, done)| format!("{g:.1} ({done}/{})", all.len()))
         };
         let ratio = |a: &str, b: &str| scale.ratio(a, b).map_or("–".into(), |(r, _)| format!("{r:.2}×"));
         let overhead =
@@ -300,17 +304,15 @@ fn per_query(scale: &ScaleResults) -> String {
     out.push_str(" DuckDB ÷ Zicht | PostgreSQL ÷ Zicht | protection overhead |\n|---|---|");
     out.push_str(&"---|".repeat(modes.len() + 3));
     out.push('\n');
-    let mut notes: BTreeMap<String, String> = BTreeMap::new();
+    let mut errors: Vec<String> = Vec::new();
     for query in scale.query_ids() {
         let rows = scale.run(query, "unprotected").and_then(QueryRun::row_count);
         let _ = write!(out, "| {query} | {} |", rows.map_or("–".into(), |r| r.to_string()));
         for (mode, label) in &modes {
             let cell = match scale.run(query, mode) {
                 Some(run) if run.error.is_some() => {
-                    let note = format!("{label} on {query}: {}", run.error.as_deref().unwrap_or_default());
-                    let id = notes.len() + 1;
-                    notes.insert(format!("{id:03}"), note);
-                    format!("error [{id}]")
+                    errors.push(format!("{label} on {query}: {}", run.error.as_deref().unwrap_or_default()));
+                    format!("error [{}]", errors.len())
                 }
                 Some(run) => {
                     let mismatch = matches!(*mode, "duckdb" | "postgres") && rows.is_some() && run.row_count() != rows;
@@ -332,10 +334,10 @@ fn per_query(scale: &ScaleResults) -> String {
         };
         let _ = writeln!(out, " {} | {} | {overhead} |", ratio("duckdb", "protected"), ratio("postgres", "protected"));
     }
-    if !notes.is_empty() {
+    if !errors.is_empty() {
         out.push_str("\nErrors:\n\n");
-        for (id, note) in notes {
-            let _ = writeln!(out, "{}. {}", id.trim_start_matches('0'), note.replace('|', "\\|"));
+        for (number, error) in errors.iter().enumerate() {
+            let _ = writeln!(out, "{}. {}", number + 1, error.replace('|', "\\|"));
         }
     }
     out

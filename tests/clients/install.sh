@@ -6,6 +6,7 @@
 # Maven Central is not reachable here, so pgjdbc comes from Debian (libpostgresql-jdbc-java).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+source scripts/install-lib.sh
 
 VENV=${ZICHT_CLIENT_VENV:-target/client-venv}
 # Pinned so a new client release cannot change what the tests see without a commit.
@@ -15,14 +16,6 @@ PY_PACKAGES=(
     "pandas==3.1.1"
     "pyodbc==5.5.0"
 )
-
-if [ "$(id -u)" -eq 0 ]; then
-    SUDO=()
-elif command -v sudo >/dev/null; then
-    SUDO=(sudo)
-else
-    SUDO=()
-fi
 
 # Debian packages and a command that tells whether each is there; a package is installed only when
 # its test fails (testing the file rather than dpkg status also accepts a client installed otherwise).
@@ -44,15 +37,7 @@ if [ ! -x "$VENV/bin/python" ]; then
     "$PYTHON" -c 'import ensurepip, venv' >/dev/null 2>&1 || missing+=(python3-venv)
 fi
 
-if [ ${#missing[@]} -gt 0 ]; then
-    if [ "$(id -u)" -ne 0 ] && [ ${#SUDO[@]} -eq 0 ]; then
-        echo "install.sh: need root or sudo to install: ${missing[*]}" >&2
-        exit 1
-    fi
-    echo "install.sh: installing ${missing[*]}"
-    "${SUDO[@]}" apt-get update -qq
-    "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
-fi
+apt_install install.sh "${missing[@]}"
 
 # Register psqlODBC with unixODBC under the name the tests use ("PostgreSQL Unicode"), unless it
 # already is. odbc-postgresql normally does this itself; without recommends it may not have.
@@ -66,21 +51,6 @@ if ! odbcinst -q -d -n "PostgreSQL Unicode" >/dev/null 2>&1; then
 fi
 
 # The venv: created once; packages installed only when the pinned set is not already satisfied.
-if [ ! -x "$VENV/bin/python" ]; then
-    mkdir -p "$(dirname "$VENV")"
-    "$PYTHON" -m venv "$VENV"
-fi
-if ! "$VENV/bin/python" - "${PY_PACKAGES[@]}" <<'EOF' 2>/dev/null
-import sys
-from importlib.metadata import version
-for spec in sys.argv[1:]:
-    name, pinned = spec.split("==")
-    name = name.split("[")[0]
-    if version(name) != pinned:
-        sys.exit(1)
-EOF
-then
-    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "${PY_PACKAGES[@]}"
-fi
+pinned_venv "$VENV" "$PYTHON" "${PY_PACKAGES[@]}"
 
 echo "install.sh: clients ready (psql, javac, pgjdbc, psqlODBC, $VENV)"
