@@ -133,8 +133,9 @@ fn dataset(root: &Path, scale: f64, seed: u64) -> BenchResult<PathBuf> {
 }
 
 async fn open_engine(data: &Path, queries: &[SavedQuery], protected: bool) -> BenchResult<Engine> {
-    let mut options =
-        EngineOptions::new(zicht_catalog::Catalog::embedded()?, data).with_saved_queries(queries.to_vec());
+    let mut options = EngineOptions::new(zicht_catalog::Catalog::embedded()?, data)
+        .with_saved_queries(queries.to_vec())
+        .with_secret_key("zicht-benchmark-secret-not-for-deployments");
     if !protected {
         options = options.unprotected_for_tests_and_benchmarks_only();
     }

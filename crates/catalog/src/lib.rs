@@ -2,8 +2,13 @@
 //!
 //! One TOML file a table, grouped by schema (`catalog/<schema>/<table>.toml`), plus
 //! `catalog/warehouse.toml` with the warehouse-wide suppression defaults. A table file names its
-//! columns (Arrow type, description, unit), its protection class (`public`, or `protected` with the
-//! unit columns per entity type) and its data source, relative to the data directory.
+//! columns (Arrow type, description, unit, role), its protection class (`public`, or `protected`
+//! with the unit columns per entity type), its key column if it has one, and its data source,
+//! relative to the data directory.
+//!
+//! Every column that could single out a person, address or company is declared as such: a column
+//! named `*_id` in a protected table must be a unit column, a row id (`role = "row-id"`) or a
+//! reference to something public (`role = "reference"`); the catalog does not load otherwise.
 //!
 //! Loading validates everything and reports every problem with the file it is in; nothing here
 //! touches DataFusion, so the generator, the engine and the CLI can all share it.
@@ -20,7 +25,7 @@ mod raw;
 
 use std::path::{Path, PathBuf};
 
-pub use model::{Catalog, ColumnDef, EntityType, Protection, SuppressionParams, TableDef};
+pub use model::{Catalog, ColumnDef, ColumnRole, EntityType, Protection, SuppressionParams, TableDef};
 pub use queries::SavedQuery;
 
 /// The catalog shipped with this build (the repository's `catalog/` folder).

@@ -1,6 +1,5 @@
 //! The validated catalog: what the rest of Zicht reads.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
@@ -96,9 +95,21 @@ impl std::fmt::Display for EntityType {
 pub enum Protection {
     /// Reference and dimension data, served as is.
     Public,
-    /// Unit-level microdata: only protected aggregates leave the engine. Maps each entity type to
-    /// the column holding its id.
-    Protected { units: BTreeMap<EntityType, String> },
+    /// Unit-level microdata: only protected aggregates leave the engine. Each unit column with the
+    /// entity type whose ids it holds (an entity type may have several columns: buyer and seller).
+    Protected { units: Vec<(EntityType, String)> },
+}
+
+/// What a column's values are, beyond its type. Unit columns are named by the table's `units`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ColumnRole {
+    /// An ordinary value: may be grouped, filtered and aggregated.
+    Attribute,
+    /// The id of a row (a transaction, a registration): it identifies one event of one unit, so it
+    /// is never grouped, filtered or computed on.
+    RowId,
+    /// An id of something public (a holiday park): it identifies no person, address or company.
+    Reference,
 }
 
 #[derive(Debug, Clone)]
@@ -108,6 +119,7 @@ pub struct ColumnDef {
     pub description: String,
     pub unit: Option<String>,
     pub nullable: bool,
+    pub role: ColumnRole,
 }
 
 #[derive(Debug, Clone)]
@@ -119,6 +131,9 @@ pub struct TableDef {
     /// Path of the data (a Parquet file or a folder of them), relative to the data directory.
     pub source: String,
     pub columns: Vec<ColumnDef>,
+    /// The column with one distinct value per row: a public table's join key, or the unit column
+    /// of a protected table that holds one row per unit (`basis.persoon.persoon_id`).
+    pub key: Option<String>,
     /// The warehouse defaults with this table's overrides applied.
     pub suppression: SuppressionParams,
     /// The catalog file this table came from, for messages.
@@ -134,13 +149,28 @@ impl TableDef {
         matches!(self.protection, Protection::Protected { .. })
     }
 
-    /// The unit columns by entity type; empty for public tables.
+    /// The unit columns with their entity types; empty for public tables.
     pub fn units(&self) -> impl Iterator<Item = (EntityType, &str)> {
         let units = match &self.protection {
             Protection::Protected { units } => Some(units),
             Protection::Public => None,
         };
         units.into_iter().flatten().map(|(e, c)| (*e, c.as_str()))
+    }
+
+    /// The entity type whose ids `column` holds, if it is a unit column.
+    pub fn unit_of(&self, column: &str) -> Option<EntityType> {
+        self.units().find(|(_, c)| *c == column).map(|(e, _)| e)
+    }
+
+    /// Whether `column` singles out a unit or one of its rows: a unit column or a row id.
+    pub fn is_identifying(&self, column: &str) -> bool {
+        self.unit_of(column).is_some() || self.column(column).is_some_and(|c| c.role == ColumnRole::RowId)
+    }
+
+    /// The key column (one distinct value per row), if the catalog declares one.
+    pub fn key(&self) -> Option<&str> {
+        self.key.as_deref()
     }
 
     pub fn column(&self, name: &str) -> Option<&ColumnDef> {

@@ -7,7 +7,7 @@ use arrow_schema::DataType;
 use serde::Deserialize;
 
 use crate::Problem;
-use crate::model::{ColumnDef, EntityType, Protection, SuppressionParams, TableDef, Warehouse};
+use crate::model::{ColumnDef, ColumnRole, EntityType, Protection, SuppressionParams, TableDef, Warehouse};
 
 /// Arrow types a column may have: those the generator writes and the wire encodes.
 const SUPPORTED_TYPES: &[DataType] = &[
@@ -48,10 +48,28 @@ struct RawTable {
     class: String,
     source: String,
     #[serde(default)]
-    units: BTreeMap<String, String>,
+    units: BTreeMap<String, OneOrMany>,
+    key: Option<String>,
     #[serde(default)]
     suppression: RawSuppression,
     columns: Vec<RawColumn>,
+}
+
+/// A unit entry names one column or several (`persoon = ["koper_id", "verkoper_id"]`).
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl OneOrMany {
+    fn columns(&self) -> Vec<&String> {
+        match self {
+            OneOrMany::One(column) => vec![column],
+            OneOrMany::Many(columns) => columns.iter().collect(),
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -64,6 +82,7 @@ struct RawColumn {
     unit: Option<String>,
     #[serde(default = "default_nullable")]
     nullable: bool,
+    role: Option<String>,
 }
 
 fn default_nullable() -> bool {
@@ -117,6 +136,10 @@ pub(crate) fn parse_table(
     };
     let columns = validate_columns(&raw.columns, &mut findings);
     let protection = validate_protection(&raw, &columns, &mut findings);
+    if let Some(Protection::Protected { units }) = &protection {
+        check_identifying_columns(&columns, units, &mut findings);
+    }
+    validate_key(raw.key.as_deref(), &columns, protection.as_ref(), &mut findings);
     let suppression = apply_suppression(defaults, &raw.suppression, &mut findings);
     if raw.source.is_empty() || raw.source.starts_with('/') || raw.source.contains("..") {
         findings.report(format!("source {:?} must be a relative path inside the data directory", raw.source));
@@ -128,6 +151,7 @@ pub(crate) fn parse_table(
         protection: protection.expect("validated"),
         source: raw.source,
         columns,
+        key: raw.key,
         suppression,
         file: file.to_string(),
     })
@@ -157,6 +181,18 @@ fn validate_columns(raw: &[RawColumn], findings: &mut Findings) -> Vec<ColumnDef
         if !seen.insert(column.name.as_str()) {
             findings.report(format!("column {} is defined twice", column.name));
         }
+        let role = match column.role.as_deref() {
+            None => ColumnRole::Attribute,
+            Some("row-id") => ColumnRole::RowId,
+            Some("reference") => ColumnRole::Reference,
+            Some(other) => {
+                findings.report(format!(
+                    "column {} has role {other:?}; roles are \"row-id\" and \"reference\"",
+                    column.name
+                ));
+                ColumnRole::Attribute
+            }
+        };
         match parse_type(&column.data_type) {
             Some(data_type) => columns.push(ColumnDef {
                 name: column.name.clone(),
@@ -164,6 +200,7 @@ fn validate_columns(raw: &[RawColumn], findings: &mut Findings) -> Vec<ColumnDef
                 description: column.description.clone(),
                 unit: column.unit.clone(),
                 nullable: column.nullable,
+                role,
             }),
             None => findings.report(format!(
                 "column {} has type {:?}; supported types are {}",
@@ -189,33 +226,72 @@ fn validate_protection(raw: &RawTable, columns: &[ColumnDef], findings: &mut Fin
             Some(Protection::Public)
         }
         "protected" => {
-            let mut units = BTreeMap::new();
-            for (entity, column) in &raw.units {
+            let mut units = Vec::new();
+            for (entity, entry) in &raw.units {
                 let Some(entity_type) = EntityType::parse(entity) else {
                     findings.report(format!(
                         "unknown entity type {entity:?} in units; known: persoon, huishouden, woning, vestiging, onderneming"
                     ));
                     continue;
                 };
-                match columns.iter().find(|c| &c.name == column) {
-                    None => findings.report(format!("unit column {column} ({entity}) is not a column of the table")),
-                    Some(c) if !matches!(c.data_type, DataType::Int64 | DataType::Int32) => {
-                        findings.report(format!("unit column {column} must be an integer id, not {}", c.data_type))
-                    }
-                    Some(_) => {
-                        units.insert(entity_type, column.clone());
+                for column in entry.columns() {
+                    match columns.iter().find(|c| &c.name == column) {
+                        None => {
+                            findings.report(format!("unit column {column} ({entity}) is not a column of the table"))
+                        }
+                        Some(c) if !matches!(c.data_type, DataType::Int64 | DataType::Int32) => {
+                            findings.report(format!("unit column {column} must be an integer id, not {}", c.data_type))
+                        }
+                        Some(c) if c.role != ColumnRole::Attribute => {
+                            findings.report(format!("unit column {column} cannot also have a role"))
+                        }
+                        Some(_) if units.iter().any(|(_, u)| u == column) => {
+                            findings.report(format!("unit column {column} is named twice"))
+                        }
+                        Some(_) => units.push((entity_type, column.clone())),
                     }
                 }
             }
             if raw.units.is_empty() {
                 findings.report("a protected table must name at least one unit column in `units`");
             }
+            // In entity order, whatever the file's order: the protecting aggregate keys cells by it.
+            units.sort();
             Some(Protection::Protected { units })
         }
         other => {
             findings.report(format!("class {other:?} is neither \"public\" nor \"protected\""));
             None
         }
+    }
+}
+
+/// A column that looks like an identifier (`*_id`) in a protected table must say what it
+/// identifies: a unit, a row, or something public. An undeclared id could be grouped or filtered
+/// on, singling out the person, address or company it stands for.
+fn check_identifying_columns(columns: &[ColumnDef], units: &[(EntityType, String)], findings: &mut Findings) {
+    for column in columns.iter().filter(|c| c.name.ends_with("_id")) {
+        let is_unit = units.iter().any(|(_, u)| *u == column.name);
+        if !is_unit && column.role == ColumnRole::Attribute {
+            findings.report(format!(
+                "column {} looks like an identifier: name it in `units`, or give it role = \"row-id\" (it identifies a row) or role = \"reference\" (it identifies nothing personal)",
+                column.name
+            ));
+        }
+    }
+}
+
+/// A key is a column of the table; in a protected table it must be a unit column (one row per unit).
+fn validate_key(key: Option<&str>, columns: &[ColumnDef], protection: Option<&Protection>, findings: &mut Findings) {
+    let Some(key) = key else { return };
+    if !columns.iter().any(|c| c.name == key) {
+        findings.report(format!("key {key} is not a column of the table"));
+        return;
+    }
+    if let Some(Protection::Protected { units }) = protection
+        && !units.iter().any(|(_, u)| u == key)
+    {
+        findings.report(format!("key {key} of a protected table must be one of its unit columns"));
     }
 }
 

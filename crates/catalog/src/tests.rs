@@ -155,3 +155,50 @@ fn missing_sources_are_listed() {
     assert_eq!(missing.len(), 1);
     assert!(missing[0].message.contains("basis/persoon.parquet not found"));
 }
+
+#[test]
+fn identifier_columns_must_say_what_they_identify() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "warehouse.toml", WAREHOUSE);
+    let with_seller = PERSON.replace(
+        "  { name = \"inkomen\"",
+        "  { name = \"verkoper_id\", type = \"Int64\", description = \"seller\" },\n  { name = \"inkomen\"",
+    );
+    write(dir.path(), "basis/persoon.toml", &with_seller);
+    let problems = problems_of(dir.path()).join("\n");
+    assert!(problems.contains("column verkoper_id looks like an identifier"), "{problems}");
+    for declared in [
+        with_seller
+            .replace("units = { persoon = \"persoon_id\" }", "units = { persoon = [\"persoon_id\", \"verkoper_id\"] }"),
+        with_seller.replace("\"verkoper_id\", type", "\"verkoper_id\", role = \"row-id\", type"),
+        with_seller.replace("\"verkoper_id\", type", "\"verkoper_id\", role = \"reference\", type"),
+    ] {
+        write(dir.path(), "basis/persoon.toml", &declared);
+        Catalog::load_dir(dir.path()).unwrap();
+    }
+}
+
+#[test]
+fn keys_are_columns_and_protected_keys_are_units() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "warehouse.toml", WAREHOUSE);
+    let keyed = |key: &str| PERSON.replace("units =", &format!("key = \"{key}\"\nunits ="));
+    write(dir.path(), "basis/persoon.toml", &keyed("persoon_id"));
+    let catalog = Catalog::load_dir(dir.path()).unwrap();
+    assert_eq!(catalog.table("basis", "persoon").unwrap().key(), Some("persoon_id"));
+    write(dir.path(), "basis/persoon.toml", &keyed("inkomen"));
+    assert!(problems_of(dir.path()).join("\n").contains("must be one of its unit columns"));
+    write(dir.path(), "basis/persoon.toml", &keyed("bsn"));
+    assert!(problems_of(dir.path()).join("\n").contains("key bsn is not a column"));
+}
+
+#[test]
+fn the_embedded_catalog_declares_every_identifier() {
+    let catalog = Catalog::embedded().unwrap();
+    let transactie = catalog.table("vastgoed", "transactie").unwrap();
+    assert_eq!(transactie.unit_of("verkoper_id"), Some(EntityType::Persoon));
+    assert!(transactie.is_identifying("transactie_id"));
+    let inschrijving = catalog.table("vakantieparken", "inschrijving").unwrap();
+    assert!(!inschrijving.is_identifying("park_id"));
+    assert_eq!(catalog.table("regio", "buurt").unwrap().key(), Some("bu_code"));
+}

@@ -112,7 +112,8 @@ pub struct WarehouseArgs {
     /// Catalog directory; without it, the catalog compiled into this binary.
     #[arg(long, env = "ZICHT_CATALOG_DIR")]
     pub catalog: Option<PathBuf>,
-    /// Secret key of the cell-key perturbation.
+    /// Secret key of the cell-key perturbation; without it, the key in the secret-key file beside
+    /// the default dataset (made on first use, readable only by you).
     #[arg(long, env = "ZICHT_SECRET_KEY", hide_env_values = true)]
     pub secret_key: Option<String>,
     /// Saved-queries directory (`<theme>/<name>.sql`), served as views; without it, the queries
@@ -148,6 +149,10 @@ pub struct QueryArgs {
     pub sql: String,
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
+    /// Run at the trusted access level (free SQL below aggregates, still protected against
+    /// accidental disclosure); without it, the untrusted level's canonical SQL applies.
+    #[arg(long)]
+    pub trusted: bool,
     #[command(flatten)]
     pub warehouse: WarehouseArgs,
 }

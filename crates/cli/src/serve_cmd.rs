@@ -30,6 +30,10 @@ struct WarehouseFile {
     secret_key: Option<String>,
     memory_limit: Option<String>,
     audit_log: Option<PathBuf>,
+    /// Distinct questions an untrusted user may ask of one protected table per period.
+    query_budget: Option<u32>,
+    /// The budget's period, e.g. "1day".
+    budget_period: Option<String>,
 }
 
 pub async fn run(args: ServeArgs) -> Result<(), Failure> {
@@ -49,12 +53,21 @@ pub async fn run(args: ServeArgs) -> Result<(), Failure> {
         (None, Some(text)) => Some(parse_size(&text)?),
         (None, None) => None,
     };
-    let audit = match args.audit_log.clone().or(file.warehouse.audit_log) {
+    if warehouse.secret_key.is_none() && !server_config.listen.is_loopback() {
+        return Err(Failure::new(format!(
+            "refusing to listen on {} without a configured secret key: set ZICHT_SECRET_KEY or [warehouse] secret_key \
+             (the key file beside the default dataset is for local use only)",
+            server_config.listen
+        )));
+    }
+    let audit_path = args.audit_log.clone().or(file.warehouse.audit_log);
+    let audit = match &audit_path {
         Some(path) => {
-            Some(JsonLinesAudit::open(&path).map_err(|e| Failure::new(format!("audit log {}: {e}", path.display())))?)
+            Some(JsonLinesAudit::open(path).map_err(|e| Failure::new(format!("audit log {}: {e}", path.display())))?)
         }
         None => None,
     };
+    let budget = budget_policy(file.warehouse.query_budget, file.warehouse.budget_period.as_deref())?;
     let engine = open_engine_with(&warehouse, |mut options| {
         if let Some(bytes) = memory_limit {
             options = options.with_memory_limit(usize::try_from(bytes).unwrap_or(usize::MAX));
@@ -62,9 +75,13 @@ pub async fn run(args: ServeArgs) -> Result<(), Failure> {
         if let Some(audit) = audit {
             options = options.with_audit(Arc::new(audit));
         }
-        options
+        options.with_budget(budget)
     })
     .await?;
+    if let Some(path) = &audit_path {
+        zicht_engine::restore_budget(path, engine.budget())
+            .map_err(|e| Failure::new(format!("audit log {}: {e}", path.display())))?;
+    }
     let server = Server::bind(engine, server_config).await.map_err(|e| Failure::new(e.to_string()))?;
     let address = server.local_addr()?;
     // On stdout, so scripts and tests that ask for port 0 learn the port.
@@ -100,6 +117,19 @@ fn server_config(mut config: ServerConfig, args: &ServeArgs) -> ServerConfig {
         config.tls = Some(TlsConfig { cert: cert.clone(), key: key.clone(), required: true });
     }
     config
+}
+
+fn budget_policy(questions: Option<u32>, period: Option<&str>) -> Result<zicht_engine::BudgetPolicy, Failure> {
+    let mut policy = zicht_engine::BudgetPolicy::default();
+    if let Some(questions) = questions {
+        policy.questions = questions;
+    }
+    if let Some(text) = period {
+        policy.period = humantime::parse_duration(text).ok().filter(|d| d.as_secs() >= 60).ok_or_else(|| {
+            Failure::new(format!("budget_period {text:?}: a duration of at least a minute, e.g. \"1day\""))
+        })?;
+    }
+    Ok(policy)
 }
 
 fn parse_size(text: &str) -> Result<u64, Failure> {

@@ -70,7 +70,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let data = args.next().ok_or("usage: protection_overhead <data dir> [iterations]")?;
     let iterations: usize = args.next().map(|n| n.parse()).transpose()?.unwrap_or(5);
-    let options = EngineOptions::new(zicht_catalog::Catalog::embedded()?, &data);
+    let options =
+        EngineOptions::new(zicht_catalog::Catalog::embedded()?, &data).with_secret_key("protection-overhead-example");
     let protected = Engine::open(options.clone()).await?;
     let unprotected = Engine::open(options.unprotected_for_tests_and_benchmarks_only()).await?;
     println!("| query | unprotected (s) | protected (s) | ratio | rows released / unprotected |");

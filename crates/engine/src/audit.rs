@@ -8,13 +8,19 @@ use std::io::Write;
 use std::path::Path;
 use std::sync::Mutex;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use zicht_suppress::Question;
+
+use crate::budget::QueryBudget;
 
 /// One statement's record.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct AuditEvent {
     pub time: String,
     pub user: String,
+    /// The session's access level (`untrusted` or `trusted`).
+    #[serde(default)]
+    pub access: String,
     /// A hash of the statement with whitespace and case folded: equal for respellings that only
     /// differ in layout, without storing the text (which may hold values).
     pub fingerprint: String,
@@ -25,9 +31,12 @@ pub struct AuditEvent {
     /// The suppression rule that refused the statement, if one did.
     pub rule: Option<String>,
     pub sqlstate: Option<String>,
+    /// The questions an untrusted query was charged for (see [`QueryBudget`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub questions: Vec<Question>,
 }
 
-#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     Completed,
@@ -68,6 +77,26 @@ impl AuditSink for JsonLinesAudit {
     }
 }
 
+/// Restores the budget ledger from an audit log written earlier: the questions of the current
+/// period stay counted across restarts. Lines that cannot be read are skipped.
+pub fn restore_budget(path: &Path, budget: &QueryBudget) -> std::io::Result<()> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    for line in text.lines() {
+        let Ok(event) = serde_json::from_str::<AuditEvent>(line) else { continue };
+        if event.questions.is_empty() {
+            continue;
+        }
+        if let Ok(time) = humantime::parse_rfc3339(&event.time) {
+            budget.restore(&event.user, &event.questions, time);
+        }
+    }
+    Ok(())
+}
+
 /// The fingerprint of a statement's text.
 pub fn fingerprint(sql: &str) -> String {
     let normalized: String = sql.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase();
@@ -98,6 +127,7 @@ mod tests {
         let event = AuditEvent {
             time: now(),
             user: "analist".into(),
+            access: "untrusted".into(),
             fingerprint: fingerprint("SELECT 1"),
             outcome: Outcome::Rejected,
             reads_protected: true,
@@ -105,6 +135,7 @@ mod tests {
             cells_suppressed: 0,
             rule: Some("row-level".into()),
             sqlstate: Some("42501".into()),
+            questions: vec![Question { tables: vec!["basis.persoon".into()], fingerprint: 7 }],
         };
         audit.record(&event);
         audit.record(&event);
@@ -113,5 +144,32 @@ mod tests {
         let parsed: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
         assert_eq!(parsed["rule"], "row-level");
         assert_eq!(parsed["outcome"], "rejected");
+    }
+
+    #[test]
+    fn the_budget_is_restored_from_the_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("log.jsonl");
+        let audit = JsonLinesAudit::open(&path).unwrap();
+        let question = Question { tables: vec!["basis.persoon".into()], fingerprint: 7 };
+        audit.record(&AuditEvent {
+            time: now(),
+            user: "analist".into(),
+            access: "untrusted".into(),
+            fingerprint: fingerprint("SELECT 1"),
+            outcome: Outcome::Completed,
+            reads_protected: true,
+            cells_released: 1,
+            cells_suppressed: 0,
+            rule: None,
+            sqlstate: None,
+            questions: vec![question.clone()],
+        });
+        let policy = crate::BudgetPolicy { questions: 1, period: std::time::Duration::from_secs(86_400) };
+        let budget = QueryBudget::new(policy);
+        restore_budget(&path, &budget).unwrap();
+        let other = Question { fingerprint: 8, ..question.clone() };
+        assert!(budget.charge("analist", &[other], std::time::SystemTime::now()).is_err());
+        budget.charge("analist", &[question], std::time::SystemTime::now()).unwrap();
     }
 }

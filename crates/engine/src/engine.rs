@@ -10,7 +10,9 @@ use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::execution::session_state::SessionStateBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use zicht_catalog::{Catalog, TableDef};
+use zicht_suppress::{AccessLevel, SuppressionLayer};
 
+use crate::budget::QueryBudget;
 use crate::error::{EngineError, Result};
 use crate::options::{EngineOptions, ProtectionMode};
 use crate::session::Session;
@@ -22,11 +24,15 @@ pub(crate) const CATALOG_NAME: &str = "zicht";
 /// An open warehouse. Cheap to share; hand each caller its own [`Session`].
 #[derive(Clone)]
 pub struct Engine {
-    state: SessionState,
+    /// Session state per access level: the same tables and functions, each with the suppression
+    /// layer of its level (the same state twice when unprotected).
+    untrusted: SessionState,
+    trusted: SessionState,
     catalog: Arc<Catalog>,
     saved_views: Arc<Vec<SavedView>>,
     protected: bool,
     audit: Option<Arc<dyn crate::audit::AuditSink>>,
+    budget: Arc<QueryBudget>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -40,12 +46,16 @@ impl std::fmt::Debug for Engine {
 
 impl Engine {
     /// Opens the catalog's tables in `options.data_dir`, checking that every source exists and has
-    /// the catalog's columns.
+    /// the catalog's columns. A protected engine needs a secret key ([`EngineOptions::with_secret_key`]).
     pub async fn open(options: EngineOptions) -> Result<Engine> {
         check_data_dir(&options)?;
-        let protected = matches!(options.protection, ProtectionMode::Protected { .. });
-        let state = build_state(&options)?;
-        let ctx = SessionContext::new_with_state(state);
+        let protected = options.protection == ProtectionMode::Protected;
+        let secret = match (&options.protection, &options.secret_key) {
+            (ProtectionMode::Protected, Some(secret)) => Some(secret.clone()),
+            (ProtectionMode::Protected, None) => return Err(EngineError::NoSecret),
+            (ProtectionMode::UnprotectedForTestsAndBenchmarksOnly, _) => None,
+        };
+        let ctx = SessionContext::new_with_state(build_state(&options)?);
         // Added to DataFusion's built-ins (the builder's with_*_functions would replace them).
         zicht_udf::register(&ctx);
         let zicht = ctx.catalog(CATALOG_NAME).ok_or_else(|| EngineError::Data {
@@ -60,32 +70,60 @@ impl Engine {
             let schema = zicht.schema(&table.schema).expect("registered above");
             schema.register_table(table.name.clone(), provider).map_err(EngineError::from_planning)?;
         }
-        let saved_views = crate::views::register(&ctx, zicht.as_ref(), options.saved_queries).await?;
+        let base = ctx.state();
+        let (untrusted, trusted) = match &secret {
+            Some(secret) => {
+                (protect(&base, secret, AccessLevel::Untrusted), protect(&base, secret, AccessLevel::Trusted))
+            }
+            None => (base.clone(), base),
+        };
+        let saved_views = crate::views::register(&trusted, zicht.as_ref(), options.saved_queries).await?;
         Ok(Engine {
-            state: ctx.state(),
+            untrusted,
+            trusted,
             catalog: Arc::new(options.catalog),
             saved_views: Arc::new(saved_views),
             protected,
             audit: options.audit,
+            budget: Arc::new(QueryBudget::new(options.budget)),
         })
     }
 
-    /// A new session for `user`, with its own settings, sharing the engine's tables and memory.
+    /// A new session for `user` at the untrusted level, with its own settings, sharing the
+    /// engine's tables and memory. Untrusted is the default everywhere; see [`Engine::session_at`].
     pub fn session(&self, user: &str) -> Session {
-        let state = SessionStateBuilder::new_from_existing(self.state.clone())
+        self.session_at(user, AccessLevel::Untrusted)
+    }
+
+    /// A new session for `user` at `level`. Only the embedding program or the server configuration
+    /// decides that a user is trusted; an analyst never can.
+    pub fn session_at(&self, user: &str, level: AccessLevel) -> Session {
+        let state = match level {
+            AccessLevel::Untrusted => &self.untrusted,
+            AccessLevel::Trusted => &self.trusted,
+        };
+        let state = SessionStateBuilder::new_from_existing(state.clone())
             .with_session_id(format!("{user}-{}", next_session_number()))
             .build();
-        Session::new(SessionContext::new_with_state(state), user, self.protected, self.audit.clone())
+        let budget = (self.protected && level == AccessLevel::Untrusted).then(|| Arc::clone(&self.budget));
+        Session::new(SessionContext::new_with_state(state), user, level, self.protected, self.audit.clone(), budget)
     }
 
     /// Lets a front end add what its clients need (a `pg_catalog` schema, compatibility functions)
-    /// to every future session. The suppression layer stays installed: it is part of the state
+    /// to every future session. The suppression layer stays installed: it is part of the states
     /// being extended, and tables added here are public metadata, never microdata.
-    pub fn extend(mut self, install: impl FnOnce(&SessionContext) -> datafusion::error::Result<()>) -> Result<Engine> {
-        let ctx = SessionContext::new_with_state(self.state);
-        install(&ctx).map_err(EngineError::from_planning)?;
-        self.state = ctx.state();
+    pub fn extend(mut self, install: impl Fn(&SessionContext) -> datafusion::error::Result<()>) -> Result<Engine> {
+        for state in [&mut self.untrusted, &mut self.trusted] {
+            let ctx = SessionContext::new_with_state(state.clone());
+            install(&ctx).map_err(EngineError::from_planning)?;
+            *state = ctx.state();
+        }
         Ok(self)
+    }
+
+    /// The query budget of untrusted users, for restoring it from an audit log.
+    pub fn budget(&self) -> &QueryBudget {
+        &self.budget
     }
 
     pub fn catalog(&self) -> &Catalog {
@@ -121,7 +159,8 @@ fn check_data_dir(options: &EngineOptions) -> Result<()> {
     Ok(())
 }
 
-/// The one place session state is built: configuration, functions, and the suppression layer.
+/// The one place session state is built: configuration and functions; the suppression layer is
+/// added per access level by [`protect`].
 fn build_state(options: &EngineOptions) -> Result<SessionState> {
     let mut config = SessionConfig::new()
         .with_default_catalog_and_schema(CATALOG_NAME, "public")
@@ -138,13 +177,17 @@ fn build_state(options: &EngineOptions) -> Result<SessionState> {
         runtime = runtime.with_memory_limit(limit, 1.0);
     }
     let runtime = runtime.build_arc().map_err(EngineError::from_planning)?;
-    let mut builder = SessionStateBuilder::new().with_config(config).with_runtime_env(runtime).with_default_features();
-    if let ProtectionMode::Protected { secret_key } = &options.protection {
-        let layer = zicht_suppress::SuppressionLayer::new(secret_key.as_bytes());
-        builder =
-            builder.with_analyzer_rule(layer.analyzer_rule()).with_physical_optimizer_rule(layer.physical_guard());
-    }
-    Ok(builder.build())
+    Ok(SessionStateBuilder::new().with_config(config).with_runtime_env(runtime).with_default_features().build())
+}
+
+/// `base` with the suppression layer of `level`: its analyzer rule after type coercion, its guard
+/// after every other physical optimizer rule.
+fn protect(base: &SessionState, secret: &str, level: AccessLevel) -> SessionState {
+    let layer = SuppressionLayer::new(secret.as_bytes(), level);
+    SessionStateBuilder::new_from_existing(base.clone())
+        .with_analyzer_rule(layer.analyzer_rule())
+        .with_physical_optimizer_rule(layer.physical_guard())
+        .build()
 }
 
 async fn open_table(ctx: &SessionContext, options: &EngineOptions, table: &TableDef) -> Result<Arc<dyn TableProvider>> {
@@ -182,10 +225,11 @@ async fn open_table(ctx: &SessionContext, options: &EngineOptions, table: &Table
     let config = ListingTableConfig::new(url).with_listing_options(listing).with_schema(expected);
     let listing_table: Arc<dyn TableProvider> =
         Arc::new(ListingTable::try_new(config).map_err(EngineError::from_planning)?);
+    let definition = Arc::new(table.clone());
     Ok(if table.is_protected() {
-        Arc::new(zicht_suppress::ProtectedTable::new(listing_table, Arc::new(table.clone())))
+        Arc::new(zicht_suppress::ProtectedTable::new(listing_table, definition))
     } else {
-        listing_table
+        Arc::new(zicht_suppress::PublicTable::new(listing_table, definition))
     })
 }
 

@@ -30,6 +30,10 @@ pub enum EngineError {
     Cancelled,
     #[error("out of memory: {0}")]
     ResourcesExhausted(String),
+    #[error(
+        "no secret key for the cell-key perturbation: set one (ZICHT_SECRET_KEY, EngineOptions::with_secret_key) or use a key file (zicht_engine::secret::load_or_create)"
+    )]
+    NoSecret,
 }
 
 impl EngineError {
@@ -37,6 +41,7 @@ impl EngineError {
     pub fn sqlstate(&self) -> &'static str {
         match self {
             EngineError::Catalog(_) | EngineError::Data { .. } => "58030",
+            EngineError::NoSecret => "F0000",
             EngineError::Suppression(_) | EngineError::NotAllowed(_) => "42501",
             EngineError::Syntax(_) => "42601",
             EngineError::Plan { sqlstate, .. } => sqlstate,

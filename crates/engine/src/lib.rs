@@ -1,8 +1,8 @@
 //! The embeddable Zicht query engine.
 //!
 //! Open a [catalog](zicht_catalog::Catalog) and a data directory, get an [`Engine`]; every
-//! connection or caller gets its own [`Session`] (its own settings), runs SQL and streams Arrow
-//! record batches. The engine holds no runtime, reads no environment and parses no command line:
+//! connection or caller gets its own [`Session`] (its own settings and [`AccessLevel`]: untrusted
+//! unless the caller says otherwise), runs SQL and streams Arrow record batches. The engine holds no runtime, reads no environment and parses no command line:
 //! call it from inside your own tokio runtime, like one embeds DuckDB.
 //!
 //! Every result leaves the engine as [`Released`], which only the protected path constructs: the
@@ -28,18 +28,22 @@
 //! ```
 
 mod audit;
+mod budget;
 mod engine;
 mod error;
 mod options;
+pub mod secret;
 mod session;
 mod views;
 
-pub use audit::{AuditEvent, AuditSink, JsonLinesAudit, Outcome, fingerprint};
+pub use audit::{AuditEvent, AuditSink, JsonLinesAudit, Outcome, fingerprint, restore_budget};
+pub use budget::{BudgetPolicy, QueryBudget};
 pub use engine::Engine;
 pub use error::{EngineError, Result};
 pub use options::{EngineOptions, ProtectionMode};
 pub use session::{Released, Session};
 pub use views::SavedView;
+pub use zicht_suppress::AccessLevel;
 
 /// Re-exported so embedders use the same DataFusion and Arrow versions as the engine.
 pub use datafusion;

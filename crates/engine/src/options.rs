@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::audit::AuditSink;
+use crate::budget::BudgetPolicy;
 
 use zicht_catalog::{Catalog, SavedQuery};
 
@@ -11,7 +12,7 @@ use zicht_catalog::{Catalog, SavedQuery};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ProtectionMode {
     /// Every result passes the suppression layer. The only mode a server or CLI offers.
-    Protected { secret_key: String },
+    Protected,
     /// Raw microdata leave the engine. For in-process tests and benchmarks that measure the cost of
     /// protection; never reachable from the wire or the CLI.
     UnprotectedForTestsAndBenchmarksOnly,
@@ -22,6 +23,9 @@ pub struct EngineOptions {
     pub catalog: Catalog,
     pub data_dir: PathBuf,
     pub protection: ProtectionMode,
+    /// The secret of the cell-key perturbation. There is no built-in default: anyone who knows
+    /// the secret can strip the noise, so an engine without one does not open.
+    pub secret_key: Option<String>,
     /// Parallelism of query execution; defaults to the number of cores.
     pub target_partitions: Option<usize>,
     /// Upper bound of memory for query execution (sorts, joins, aggregates), in bytes.
@@ -32,30 +36,31 @@ pub struct EngineOptions {
     pub audit: Option<Arc<dyn AuditSink>>,
     /// Saved theme queries, served as views `<theme>.<name>`; none by default.
     pub saved_queries: Vec<SavedQuery>,
+    /// How many distinct questions an untrusted user may ask of one protected table per period.
+    pub budget: BudgetPolicy,
 }
-
-/// Used when no secret is configured: fine for the embedded synthetic default data, and
-/// [`EngineOptions::with_secret_key`] says why a deployment must set its own.
-const DEFAULT_SECRET: &str = "zicht-default-cell-key-secret-change-me";
 
 impl EngineOptions {
     pub fn new(catalog: Catalog, data_dir: impl Into<PathBuf>) -> EngineOptions {
         EngineOptions {
             catalog,
             data_dir: data_dir.into(),
-            protection: ProtectionMode::Protected { secret_key: DEFAULT_SECRET.to_string() },
+            protection: ProtectionMode::Protected,
+            secret_key: None,
             target_partitions: None,
             memory_limit: None,
             batch_size: None,
             audit: None,
             saved_queries: Vec::new(),
+            budget: BudgetPolicy::default(),
         }
     }
 
     /// The secret of the cell-key perturbation. Anyone who knows it can strip the noise from
-    /// released counts, so a deployment sets its own and keeps it out of the repository.
+    /// released values, so a deployment sets its own and keeps it out of the repository (see
+    /// [`crate::secret::load_or_create`] for a key file made on first use).
     pub fn with_secret_key(mut self, secret_key: impl Into<String>) -> EngineOptions {
-        self.protection = ProtectionMode::Protected { secret_key: secret_key.into() };
+        self.secret_key = Some(secret_key.into());
         self
     }
 
@@ -83,6 +88,11 @@ impl EngineOptions {
 
     pub fn with_memory_limit(mut self, bytes: usize) -> EngineOptions {
         self.memory_limit = Some(bytes);
+        self
+    }
+
+    pub fn with_budget(mut self, budget: BudgetPolicy) -> EngineOptions {
+        self.budget = budget;
         self
     }
 }

@@ -14,20 +14,45 @@ use datafusion::physical_plan::{ExecutionPlan, SendableRecordBatchStream, execut
 use datafusion::prelude::SessionContext;
 use futures::Stream;
 
+use zicht_suppress::{AccessLevel, Question};
+
 use crate::audit::{AuditEvent, AuditSink, Outcome, fingerprint, now};
+use crate::budget::QueryBudget;
 use crate::error::{EngineError, Result};
 
 /// One caller's view of the engine. Settings changed with `SET` stay in this session.
 pub struct Session {
     ctx: SessionContext,
     user: String,
+    level: AccessLevel,
     protected: bool,
     audit: Option<Arc<dyn AuditSink>>,
+    /// The budget this session's questions are charged to (untrusted sessions only).
+    budget: Option<Arc<QueryBudget>>,
 }
 
+/// DataFusion settings a session may change. Anything else could weaken what the engine shows
+/// (`datafusion.explain.show_statistics` prints the minimum and maximum of every column).
+const SETTABLE_OPTIONS: &[&str] = &[
+    "datafusion.execution.batch_size",
+    "datafusion.execution.target_partitions",
+    "datafusion.execution.time_zone",
+    "datafusion.explain.format",
+    "datafusion.explain.logical_plan_only",
+    "datafusion.explain.physical_plan_only",
+    "datafusion.sql_parser.enable_ident_normalization",
+];
+
 impl Session {
-    pub(crate) fn new(ctx: SessionContext, user: &str, protected: bool, audit: Option<Arc<dyn AuditSink>>) -> Session {
-        let session = Session { ctx, user: user.to_string(), protected, audit };
+    pub(crate) fn new(
+        ctx: SessionContext,
+        user: &str,
+        level: AccessLevel,
+        protected: bool,
+        audit: Option<Arc<dyn AuditSink>>,
+        budget: Option<Arc<QueryBudget>>,
+    ) -> Session {
+        let session = Session { ctx, user: user.to_string(), level, protected, audit, budget };
         for name in ["session_user", "current_user"] {
             session.register_constant_function(name, ScalarValue::Utf8(Some(user.to_string())));
         }
@@ -36,6 +61,10 @@ impl Session {
 
     pub fn user(&self) -> &str {
         &self.user
+    }
+
+    pub fn access_level(&self) -> AccessLevel {
+        self.level
     }
 
     /// Defines a function without arguments that returns `value`, in this session only: what a
@@ -103,6 +132,13 @@ impl Session {
         };
         let reads_protected = zicht_suppress::reads_protected(&physical);
         trail.reads_protected = reads_protected;
+        if let Some(budget) = &self.budget {
+            let questions = zicht_suppress::questions(&physical);
+            if let Err(refusal) = budget.charge(&self.user, &questions, std::time::SystemTime::now()) {
+                return Err(trail.refused(EngineError::Suppression(refusal)));
+            }
+            trail.questions = questions;
+        }
         let stream = match execute_stream(Arc::clone(&physical), self.ctx.task_ctx()) {
             Ok(stream) => stream,
             Err(error) => return Err(trail.refused(EngineError::from_execution(error, reads_protected))),
@@ -112,6 +148,9 @@ impl Session {
 
     async fn plan_physical(&self, plan: LogicalPlan) -> Result<Arc<dyn ExecutionPlan>> {
         refuse_changes(&plan)?;
+        if self.protected {
+            zicht_suppress::check_statement(&plan)?;
+        }
         let frame = self.ctx.execute_logical_plan(plan).await.map_err(EngineError::from_planning)?;
         let physical = frame.create_physical_plan().await.map_err(EngineError::from_planning)?;
         if self.protected {
@@ -121,29 +160,49 @@ impl Session {
     }
 
     fn trail(&self, fingerprint: String) -> AuditTrail {
-        AuditTrail { sink: self.audit.clone(), user: self.user.clone(), fingerprint, reads_protected: false }
+        AuditTrail {
+            sink: self.audit.clone(),
+            user: self.user.clone(),
+            access: self.level,
+            fingerprint,
+            reads_protected: false,
+            questions: Vec::new(),
+        }
     }
 
     /// The physical plan a statement would run, after protection; for EXPLAIN-like tooling.
     pub async fn physical_plan(&self, sql: &str) -> Result<Arc<dyn ExecutionPlan>> {
         let plan = self.plan(sql).await?;
-        let frame = self.ctx.execute_logical_plan(plan).await.map_err(EngineError::from_planning)?;
-        frame.create_physical_plan().await.map_err(EngineError::from_planning)
+        self.plan_physical(plan).await
     }
 
-    /// Sets a DataFusion option for this session only (`datafusion.execution.batch_size`, ...).
+    /// Sets a DataFusion option for this session only (`datafusion.execution.batch_size`, ...);
+    /// only the options in [`SETTABLE_OPTIONS`].
     pub fn set_option(&self, key: &str, value: &str) -> Result<()> {
+        refuse_setting(key)?;
         let state = self.ctx.state_ref();
         let mut state = state.write();
         state.config_mut().options_mut().set(key, value).map_err(EngineError::from_planning)
     }
 }
 
-/// The warehouse is read-only: no DDL, no DML, no COPY to files.
+fn refuse_setting(key: &str) -> Result<()> {
+    let key = key.to_ascii_lowercase();
+    if key.starts_with("datafusion.") && !SETTABLE_OPTIONS.contains(&key.as_str()) {
+        return Err(EngineError::NotAllowed(format!("{key} cannot be changed in a session")));
+    }
+    Ok(())
+}
+
+/// The warehouse is read-only: no DDL, no DML, no COPY to files; and sessions change only the
+/// settings that cannot weaken protection.
 fn refuse_changes(plan: &LogicalPlan) -> Result<()> {
     let mut refusal = None;
     plan.apply_with_subqueries(|node| {
         refusal = match node {
+            LogicalPlan::Statement(datafusion::logical_expr::Statement::SetVariable(set)) => {
+                refuse_setting(&set.variable).err().map(|e| e.to_string())
+            }
             LogicalPlan::Ddl(ddl) => Some(format!("{} is not allowed: the warehouse is read-only", ddl.name())),
             LogicalPlan::Dml(dml) => Some(format!("{} is not allowed: the warehouse is read-only", dml.op)),
             LogicalPlan::Copy(_) => Some("COPY to a file is not allowed; use COPY (query) TO STDOUT".to_string()),
@@ -227,8 +286,10 @@ impl Drop for Released {
 struct AuditTrail {
     sink: Option<Arc<dyn AuditSink>>,
     user: String,
+    access: AccessLevel,
     fingerprint: String,
     reads_protected: bool,
+    questions: Vec<Question>,
 }
 
 impl AuditTrail {
@@ -249,6 +310,7 @@ impl AuditTrail {
         sink.record(&AuditEvent {
             time: now(),
             user: self.user,
+            access: self.access.to_string(),
             fingerprint: self.fingerprint,
             outcome,
             reads_protected: self.reads_protected,
@@ -256,6 +318,7 @@ impl AuditTrail {
             cells_suppressed: suppressed,
             rule,
             sqlstate: error.map(|e| e.sqlstate().to_string()),
+            questions: self.questions,
         });
     }
 }

@@ -1,13 +1,22 @@
 //! Saved theme queries as views: `<theme>.<name>` for every file in queries/, so BI tools list
-//! them next to the tables. A view's plan is inlined into the query that reads it, so the
-//! suppression layer sees, and protects, the whole query: views have no exemption.
+//! them next to the tables.
+//!
+//! A saved query is reviewed catalog code: it runs at the trusted level for every user, through
+//! the same suppression layer as any query (no exemption). Its view is not inlined into the query
+//! that reads it; the query sees only its released cells, so whatever an analyst writes over a
+//! saved query is post-processing, at any access level.
 
 use std::sync::Arc;
 
-use datafusion::catalog::{CatalogProvider, MemorySchemaProvider};
-use datafusion::datasource::ViewTable;
-use datafusion::logical_expr::{Expr, LogicalPlan, SortExpr};
-use datafusion::prelude::SessionContext;
+use async_trait::async_trait;
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::catalog::{CatalogProvider, MemorySchemaProvider, Session, TableProvider};
+use datafusion::datasource::TableType;
+use datafusion::error::Result as DfResult;
+use datafusion::execution::SessionState;
+use datafusion::logical_expr::{Expr, LogicalPlan, SortExpr, TableProviderFilterPushDown};
+use datafusion::physical_plan::ExecutionPlan;
+use datafusion::physical_plan::projection::ProjectionExec;
 use zicht_catalog::SavedQuery;
 
 use crate::error::{EngineError, Result};
@@ -22,8 +31,65 @@ pub struct SavedView {
     pub order_by: String,
 }
 
+/// A saved query as a table: its scan plans the query at the trusted level and runs it.
+#[derive(Debug)]
+struct SavedQueryTable {
+    sql: String,
+    schema: SchemaRef,
+    trusted: SessionState,
+}
+
+#[async_trait]
+impl TableProvider for SavedQueryTable {
+    fn schema(&self) -> SchemaRef {
+        Arc::clone(&self.schema)
+    }
+
+    /// A view: its rows are released cells (the analyzer rule treats views as released).
+    fn table_type(&self) -> TableType {
+        TableType::View
+    }
+
+    fn get_table_definition(&self) -> Option<&str> {
+        Some(&self.sql)
+    }
+
+    async fn scan(
+        &self,
+        _state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        _filters: &[Expr],
+        _limit: Option<usize>,
+    ) -> DfResult<Arc<dyn ExecutionPlan>> {
+        let plan = self.trusted.create_logical_plan(&self.sql).await?;
+        let plan = self.trusted.create_physical_plan(&plan).await?;
+        match projection {
+            Some(columns) => {
+                let exprs: Vec<(usize, String)> =
+                    columns.iter().map(|&i| (i, self.schema.field(i).name().clone())).collect();
+                Ok(Arc::new(ProjectionExec::try_new(
+                    exprs.into_iter().map(|(i, name)| {
+                        let column: Arc<dyn datafusion::physical_expr::PhysicalExpr> =
+                            Arc::new(datafusion::physical_expr::expressions::Column::new(&name, i));
+                        (column, name)
+                    }),
+                    plan,
+                )?))
+            }
+            None => Ok(plan),
+        }
+    }
+
+    /// Filters over a saved query are applied to its released output, never pushed into it.
+    fn supports_filters_pushdown(&self, filters: &[&Expr]) -> DfResult<Vec<TableProviderFilterPushDown>> {
+        Ok(vec![TableProviderFilterPushDown::Unsupported; filters.len()])
+    }
+}
+
+/// Registers every saved query as a view in its theme's schema. `trusted` is the state the saved
+/// queries run in; their plans are checked now, so a broken saved query stops the engine opening.
 pub(crate) async fn register(
-    ctx: &SessionContext,
+    trusted: &SessionState,
     catalog: &dyn CatalogProvider,
     queries: Vec<SavedQuery>,
 ) -> Result<Vec<SavedView>> {
@@ -40,14 +106,16 @@ pub(crate) async fn register(
         if schema.table_exist(&query.name) {
             return Err(saved_query_error(&query, format!("a table {}.{} already exists", query.theme, query.name)));
         }
-        let plan = ctx
-            .state()
-            .create_logical_plan(&query.sql)
-            .await
-            .map_err(|e| saved_query_error(&query, EngineError::from_planning(e).to_string()))?;
+        let planning_error = |e| saved_query_error(&query, EngineError::from_planning(e).to_string());
+        let plan = trusted.create_logical_plan(&query.sql).await.map_err(planning_error)?;
         let order_by = output_order(&plan);
-        let view = ViewTable::new(plan, Some(query.sql.clone()));
-        schema.register_table(query.name.clone(), Arc::new(view)).map_err(EngineError::from_planning)?;
+        let checked = trusted.optimize(&plan).map_err(planning_error)?;
+        let table = SavedQueryTable {
+            sql: query.sql.clone(),
+            schema: Arc::new(checked.schema().as_arrow().clone()),
+            trusted: trusted.clone(),
+        };
+        schema.register_table(query.name.clone(), Arc::new(table)).map_err(EngineError::from_planning)?;
         views.push(SavedView { query, order_by });
     }
     Ok(views)
@@ -88,6 +156,7 @@ fn output_key(plan: &LogicalPlan, key: &SortExpr, passed_through: Option<&Vec<Ex
 #[cfg(test)]
 mod tests {
     use super::*;
+    use datafusion::prelude::SessionContext;
 
     async fn order_of(sql: &str) -> String {
         let ctx = SessionContext::new();

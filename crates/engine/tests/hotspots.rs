@@ -50,7 +50,11 @@ fn data_dir() -> &'static Path {
 async fn open_engine() -> Engine {
     let catalog = zicht_catalog::Catalog::embedded().unwrap();
     let queries = zicht_catalog::queries::embedded().unwrap();
-    Engine::open(EngineOptions::new(catalog, data_dir()).with_saved_queries(queries)).await.unwrap()
+    Engine::open(
+        EngineOptions::new(catalog, data_dir()).with_saved_queries(queries).with_secret_key("zicht-test-secret-golden"),
+    )
+    .await
+    .unwrap()
 }
 
 #[tokio::test]

@@ -80,7 +80,11 @@ async fn sqllogictest_files_pass_in_process() {
     let catalog = zicht_catalog::Catalog::embedded().unwrap();
     zicht_gen::generate(&catalog, &zicht_gen::GenConfig { scale: 0.01, seed: 42 }, &data, &mut |_| {}).unwrap();
     let queries = zicht_catalog::queries::embedded().unwrap();
-    let engine = Engine::open(EngineOptions::new(catalog, &data).with_saved_queries(queries)).await.unwrap();
+    let engine = Engine::open(
+        EngineOptions::new(catalog, &data).with_saved_queries(queries).with_secret_key("zicht-test-secret-golden"),
+    )
+    .await
+    .unwrap();
     let complete = std::env::var_os("ZICHT_SLT_COMPLETE").is_some();
     let files = slt_files();
     assert!(!files.is_empty());

@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Deserializer};
 
+use zicht_engine::AccessLevel;
+
 use crate::scram::ScramVerifier;
 
 #[derive(Debug, Clone, Deserialize)]
@@ -67,6 +69,12 @@ impl ServerConfig {
         Ok(())
     }
 
+    /// The access level of a logged-in user: untrusted unless the configuration says otherwise
+    /// (and always untrusted without configured users).
+    pub fn access_level(&self, user: &str) -> AccessLevel {
+        self.users.iter().find(|u| u.name == user).map_or(AccessLevel::Untrusted, |u| u.access)
+    }
+
     pub fn verifier(&self, user: &str) -> Option<&ScramVerifier> {
         self.users.iter().find(|u| u.name == user).map(|u| &u.scram_verifier)
     }
@@ -99,6 +107,15 @@ pub struct UserConfig {
     /// `SCRAM-SHA-256$<iterations>:<salt>$<StoredKey>:<ServerKey>`, from `zicht passwd`.
     #[serde(deserialize_with = "verifier")]
     pub scram_verifier: ScramVerifier,
+    /// `"untrusted"` (the default) or `"trusted"`: see docs/suppression.md.
+    #[serde(default, deserialize_with = "access")]
+    pub access: AccessLevel,
+}
+
+fn access<'de, D: Deserializer<'de>>(deserializer: D) -> Result<AccessLevel, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    AccessLevel::parse(&text)
+        .ok_or_else(|| serde::de::Error::custom(format!("access {text:?} is neither \"untrusted\" nor \"trusted\"")))
 }
 
 fn verifier<'de, D: Deserializer<'de>>(deserializer: D) -> Result<ScramVerifier, D::Error> {
@@ -127,9 +144,34 @@ mod tests {
         assert!(config.check().is_ok());
         config.listen = "0.0.0.0".parse().unwrap();
         assert!(config.check().unwrap_err().contains("without users"));
-        config.users.push(UserConfig { name: "a".into(), scram_verifier: ScramVerifier::impossible() });
+        let user = UserConfig {
+            name: "a".into(),
+            scram_verifier: ScramVerifier::impossible(),
+            access: AccessLevel::Untrusted,
+        };
+        config.users.push(user.clone());
         assert!(config.check().is_ok());
-        config.users.push(UserConfig { name: "a".into(), scram_verifier: ScramVerifier::impossible() });
+        config.users.push(user);
         assert!(config.check().unwrap_err().contains("twice"));
+    }
+}
+
+#[cfg(test)]
+mod access_tests {
+    use super::*;
+
+    #[test]
+    fn users_are_untrusted_unless_configured_otherwise() {
+        let verifier = ScramVerifier::from_password("secret", 4096).to_string();
+        let text = format!(
+            "[[users]]\nname = \"analist\"\nscram_verifier = \"{verifier}\"\n\
+             [[users]]\nname = \"onderzoeker\"\nscram_verifier = \"{verifier}\"\naccess = \"trusted\"\n"
+        );
+        let config: ServerConfig = toml::from_str(&text).unwrap();
+        assert_eq!(config.access_level("analist"), AccessLevel::Untrusted);
+        assert_eq!(config.access_level("onderzoeker"), AccessLevel::Trusted);
+        assert_eq!(config.access_level("someone"), AccessLevel::Untrusted);
+        let wrong = text.replace("\"trusted\"", "\"admin\"");
+        assert!(toml::from_str::<ServerConfig>(&wrong).unwrap_err().to_string().contains("neither"));
     }
 }

@@ -110,7 +110,7 @@ impl Startup {
         let user = Self::user(client);
         let (pid, key) = self.shared.pid_keys.generate(client);
         client.set_pid_and_secret_key(pid, key.clone());
-        let session = self.shared.engine.session(&user);
+        let session = self.shared.engine.session_at(&user, self.shared.config.access_level(&user));
         session.register_constant_function("pg_backend_pid", ScalarValue::Int32(Some(pid)));
         let connection =
             Connection::new(session, &user, Arc::clone(&self.control), self.shared.config.statement_timeout);

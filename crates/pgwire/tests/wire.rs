@@ -45,7 +45,13 @@ impl TestServer {
     async fn start(configure: impl FnOnce(&mut ServerConfig)) -> TestServer {
         let catalog = zicht_catalog::Catalog::embedded().unwrap();
         let queries = zicht_catalog::queries::embedded().unwrap();
-        let engine = Engine::open(EngineOptions::new(catalog, data_dir()).with_saved_queries(queries)).await.unwrap();
+        let engine = Engine::open(
+            EngineOptions::new(catalog, data_dir())
+                .with_saved_queries(queries)
+                .with_secret_key("zicht-test-secret-golden"),
+        )
+        .await
+        .unwrap();
         let mut config = ServerConfig { port: 0, ..ServerConfig::default() };
         configure(&mut config);
         let server = Server::bind(engine, config).await.unwrap();
@@ -76,9 +82,11 @@ impl TestServer {
 }
 
 fn with_user(config: &mut ServerConfig) {
-    config
-        .users
-        .push(UserConfig { name: "analist".into(), scram_verifier: ScramVerifier::from_password(PASSWORD, 4096) });
+    config.users.push(UserConfig {
+        name: "analist".into(),
+        scram_verifier: ScramVerifier::from_password(PASSWORD, 4096),
+        access: zicht_engine::AccessLevel::Untrusted,
+    });
 }
 
 fn sqlstate(error: &tokio_postgres::Error) -> String {

@@ -1,9 +1,8 @@
 //! The protecting aggregate: what every aggregate over protected rows is rewritten into.
 //!
 //! One instance per aggregate call of a query. It takes the (filtered) value, an inclusion flag and
-//! the unit id columns, keeps per-unit tallies for each unit column, and on evaluation applies the
-//! rules: noisy threshold on distinct units of every unit type, (n,k) dominance and the p% rule on
-//! per-unit totals, group disclosure, then cell-key noise and rounding. A failing cell is NULL.
+//! the unit id columns, keeps per-unit tallies for each unit column, and on evaluation hands the
+//! cell to [`crate::judge`], which applies the rules of docs/suppression.md. A failing cell is NULL.
 
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
@@ -23,7 +22,8 @@ use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::{Accumulator, AggregateUDFImpl, EmitTo, GroupsAccumulator, Signature, Volatility};
 use zicht_catalog::{EntityType, SuppressionParams};
 
-use crate::noise::{CellKeyer, Purpose, count_noise, magnitude_factor, round_count, threshold_extra};
+use crate::judge::judge;
+use crate::noise::{CellKeyer, NoiseSeeds};
 
 /// What the protected aggregate releases.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -60,19 +60,32 @@ pub struct CellCounters {
     pub suppressed: AtomicU64,
 }
 
+/// One question an untrusted analyst asks of protected tables, for the query budget: the
+/// fingerprint of its canonical form (measure, conditions, grouping) and the tables it reads.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub struct Question {
+    pub tables: Vec<String>,
+    pub fingerprint: u64,
+}
+
 /// Everything an accumulator needs to judge its cell.
 #[derive(Debug)]
-struct Spec {
-    measure: Measure,
-    entities: Vec<EntityType>,
-    params: SuppressionParams,
-    keyer: CellKeyer,
-    return_type: DataType,
-    counters: Arc<CellCounters>,
+pub(crate) struct Spec {
+    pub measure: Measure,
+    pub entities: Vec<EntityType>,
+    pub params: SuppressionParams,
+    pub keyer: CellKeyer,
+    pub return_type: DataType,
+    pub counters: Arc<CellCounters>,
+    /// Seeds of this measure's noise (for avg: of its sum).
+    pub seeds: NoiseSeeds,
+    /// Seeds of the row count an avg divides by (the noise `count(x)` gets).
+    pub count_seeds: NoiseSeeds,
+    pub question: Option<Question>,
 }
 
 impl Spec {
-    /// Quantiles need the included values themselves; every other measure only their totals.
+    /// Quantiles need the included values and their units; every other measure only totals.
     fn keeps_values(&self) -> bool {
         matches!(self.measure, Measure::Quantile(_))
     }
@@ -86,7 +99,8 @@ pub struct ProtectAggregate {
 }
 
 impl ProtectAggregate {
-    /// `entities` names the entity type of each unit argument, in order.
+    /// `entities` names the entity type of each unit argument, in order. Noise is seeded by the
+    /// measure's label until [`ProtectAggregate::with_noise`] says what is measured.
     pub fn new(
         measure: Measure,
         entities: Vec<EntityType>,
@@ -96,16 +110,41 @@ impl ProtectAggregate {
     ) -> ProtectAggregate {
         let name = format!("zicht_protect_{}", measure.label());
         let signature = Signature::any(2 + entities.len(), Volatility::Immutable);
-        let counters = Arc::new(CellCounters::default());
-        ProtectAggregate {
-            name,
-            signature,
-            spec: Arc::new(Spec { measure, entities, params, keyer, return_type, counters }),
-        }
+        let seeds = NoiseSeeds::from_texts(&measure.label(), &[]);
+        let spec = Spec {
+            measure,
+            entities,
+            params,
+            keyer,
+            return_type,
+            counters: Arc::new(CellCounters::default()),
+            count_seeds: seeds.clone(),
+            seeds,
+            question: None,
+        };
+        ProtectAggregate { name, signature, spec: Arc::new(spec) }
+    }
+
+    /// The seeds of the measure's noise and of the row count an average divides by.
+    pub fn with_noise(mut self, seeds: NoiseSeeds, count_seeds: NoiseSeeds) -> ProtectAggregate {
+        let spec = Arc::get_mut(&mut self.spec).expect("not shared before it is built");
+        spec.seeds = seeds;
+        spec.count_seeds = count_seeds;
+        self
+    }
+
+    /// The question this aggregate answers, charged to an untrusted user's budget.
+    pub fn with_question(mut self, question: Question) -> ProtectAggregate {
+        Arc::get_mut(&mut self.spec).expect("not shared before it is built").question = Some(question);
+        self
     }
 
     pub fn counters(&self) -> &Arc<CellCounters> {
         &self.spec.counters
+    }
+
+    pub fn question(&self) -> Option<&Question> {
+        self.spec.question.as_ref()
     }
 }
 
@@ -157,6 +196,7 @@ impl AggregateUDFImpl for ProtectAggregate {
         let list = |name: String, item: DataType| {
             Arc::new(Field::new(name, DataType::List(Arc::new(Field::new_list_field(item, true))), true))
         };
+        let scalar = |name: String, data_type: DataType| Arc::new(Field::new(name, data_type, true));
         let mut fields = Vec::new();
         for i in 0..self.spec.entities.len() {
             fields.push(list(format!("{}[ids{i}]", args.name), DataType::Int64));
@@ -164,36 +204,44 @@ impl AggregateUDFImpl for ProtectAggregate {
             fields.push(list(format!("{}[rows{i}]", args.name), DataType::UInt32));
         }
         fields.push(list(format!("{}[values]", args.name), DataType::Float64));
-        fields.push(Arc::new(Field::new(format!("{}[rows]", args.name), DataType::UInt64, true)));
-        fields.push(Arc::new(Field::new(format!("{}[sum]", args.name), DataType::Float64, true)));
-        fields.push(Arc::new(Field::new(format!("{}[min]", args.name), DataType::Float64, true)));
-        fields.push(Arc::new(Field::new(format!("{}[max]", args.name), DataType::Float64, true)));
-        fields.push(Arc::new(Field::new(format!("{}[indicator]", args.name), DataType::Boolean, true)));
+        for i in 0..self.spec.entities.len() {
+            fields.push(list(format!("{}[value_ids{i}]", args.name), DataType::Int64));
+        }
+        fields.push(scalar(format!("{}[rows]", args.name), DataType::UInt64));
+        fields.push(scalar(format!("{}[sum]", args.name), DataType::Float64));
+        fields.push(scalar(format!("{}[min]", args.name), DataType::Float64));
+        fields.push(scalar(format!("{}[max]", args.name), DataType::Float64));
+        fields.push(scalar(format!("{}[nonzero]", args.name), DataType::Float64));
+        fields.push(scalar(format!("{}[two_valued]", args.name), DataType::Boolean));
         Ok(fields)
     }
 }
 
 /// What one unit contributed to a cell.
 #[derive(Debug, Default, Clone, Copy)]
-struct Tally {
-    contribution: f64,
-    rows: u32,
+pub(crate) struct Tally {
+    pub contribution: f64,
+    pub rows: u32,
 }
 
 /// Everything known about one cell (one group of one aggregate call).
 #[derive(Debug, Clone)]
-struct Cell {
+pub(crate) struct Cell {
     /// Per unit column: every unit seen in the cell (also those whose rows were all excluded,
     /// which form the complement of a share).
-    units: Vec<HashMap<i64, Tally>>,
-    rows: u64,
-    sum: f64,
-    min: f64,
-    max: f64,
-    /// True while every included value is 0 or 1: the aggregate is a share or a count in disguise.
-    indicator: bool,
-    /// Included values, kept for quantiles only.
-    values: Vec<f64>,
+    pub units: Vec<HashMap<i64, Tally>>,
+    pub rows: u64,
+    pub sum: f64,
+    pub min: f64,
+    pub max: f64,
+    /// The first non-zero included value (NaN before one is seen).
+    pub nonzero: f64,
+    /// True while every included value is 0 or `nonzero`: the aggregate is a count in disguise
+    /// (a share, or `sum(2 * flag)`).
+    pub two_valued: bool,
+    /// Included values, kept for quantiles only, with the unit ids of their rows per unit column.
+    pub values: Vec<f64>,
+    pub value_ids: Vec<Vec<i64>>,
 }
 
 /// The input columns of one batch: value, inclusion flag, unit ids.
@@ -222,30 +270,39 @@ struct PartialStates<'a> {
     /// Per unit column: the lists of unit ids, their contributions and their row counts.
     units: Vec<[&'a ListArray; 3]>,
     values: &'a ListArray,
+    value_ids: Vec<&'a ListArray>,
     rows: &'a UInt64Array,
     sums: &'a Float64Array,
     mins: &'a Float64Array,
     maxs: &'a Float64Array,
-    indicators: &'a BooleanArray,
+    nonzeros: &'a Float64Array,
+    two_valued: &'a BooleanArray,
 }
 
 impl<'a> PartialStates<'a> {
     fn new(states: &'a [ArrayRef], unit_columns: usize) -> Result<PartialStates<'a>> {
-        if states.len() != 3 * unit_columns + 6 {
+        if states.len() != 4 * unit_columns + 7 {
             return internal_err!("protect: {} state columns for {unit_columns} unit columns", states.len());
         }
-        let (units, scalars) = states.split_at(3 * unit_columns);
+        let (units, rest) = states.split_at(3 * unit_columns);
+        let (values, rest) = rest.split_at(1);
+        let (value_ids, scalars) = rest.split_at(unit_columns);
         Ok(PartialStates {
             units: units.chunks(3).map(|c| [c[0].as_list(), c[1].as_list(), c[2].as_list()]).collect(),
-            values: scalars[0].as_list(),
-            rows: scalars[1].as_primitive::<UInt64Type>(),
-            sums: scalars[2].as_primitive::<Float64Type>(),
-            mins: scalars[3].as_primitive::<Float64Type>(),
-            maxs: scalars[4].as_primitive::<Float64Type>(),
-            indicators: scalars[5].as_boolean(),
+            values: values[0].as_list(),
+            value_ids: value_ids.iter().map(|a| a.as_list()).collect(),
+            rows: scalars[0].as_primitive::<UInt64Type>(),
+            sums: scalars[1].as_primitive::<Float64Type>(),
+            mins: scalars[2].as_primitive::<Float64Type>(),
+            maxs: scalars[3].as_primitive::<Float64Type>(),
+            nonzeros: scalars[4].as_primitive::<Float64Type>(),
+            two_valued: scalars[5].as_boolean(),
         })
     }
 }
+
+/// Stands for "no unit of this column" in a row's unit ids (a NULL id); no real id takes it.
+pub(crate) const NO_UNIT: i64 = i64::MIN;
 
 /// Whether an aggregate's FILTER clause keeps the row (no clause keeps every row).
 fn passes(filter: Option<&BooleanArray>, row: usize) -> bool {
@@ -260,8 +317,10 @@ impl Cell {
             sum: 0.0,
             min: f64::INFINITY,
             max: f64::NEG_INFINITY,
-            indicator: true,
+            nonzero: f64::NAN,
+            two_valued: true,
             values: Vec::new(),
+            value_ids: vec![Vec::new(); unit_columns],
         }
     }
 
@@ -276,16 +335,28 @@ impl Cell {
                 }
             }
         }
-        if let Some(v) = included {
-            self.rows += 1;
-            self.sum += v;
-            self.min = self.min.min(v);
-            self.max = self.max.max(v);
-            self.indicator &= v == 0.0 || v == 1.0;
-            if keep_values {
-                self.values.push(v);
+        let Some(v) = included else { return };
+        self.rows += 1;
+        self.sum += v;
+        self.min = self.min.min(v);
+        self.max = self.max.max(v);
+        self.see_value(v);
+        if keep_values {
+            self.values.push(v);
+            for (value_ids, ids) in self.value_ids.iter_mut().zip(&inputs.ids) {
+                value_ids.push(if ids.is_valid(row) { ids.value(row) } else { NO_UNIT });
             }
         }
+    }
+
+    fn see_value(&mut self, v: f64) {
+        if v == 0.0 {
+            return;
+        }
+        if self.nonzero.is_nan() {
+            self.nonzero = v;
+        }
+        self.two_valued &= v == self.nonzero;
     }
 
     /// Adds row `row` of partial states.
@@ -298,16 +369,24 @@ impl Cell {
         }
         let values = states.values.value(row);
         self.values.extend(values.as_primitive::<Float64Type>().iter().flatten());
+        for (value_ids, lists) in self.value_ids.iter_mut().zip(&states.value_ids) {
+            value_ids.extend(lists.value(row).as_primitive::<Int64Type>().iter().flatten());
+        }
         self.rows += states.rows.value(row);
         self.sum += states.sums.value(row);
         self.min = self.min.min(states.mins.value(row));
         self.max = self.max.max(states.maxs.value(row));
-        self.indicator &= states.indicators.value(row);
+        self.two_valued &= states.two_valued.value(row);
+        let nonzero = states.nonzeros.value(row);
+        if !nonzero.is_nan() {
+            self.see_value(nonzero);
+        }
     }
 
     fn size(&self) -> usize {
         let units: usize = self.units.iter().map(|u| u.capacity() * (size_of::<i64>() + size_of::<Tally>() + 1)).sum();
-        size_of::<Self>() + units + self.values.capacity() * size_of::<f64>()
+        let value_ids: usize = self.value_ids.iter().map(|v| v.capacity() * size_of::<i64>()).sum();
+        size_of::<Self>() + units + self.values.capacity() * size_of::<f64>() + value_ids
     }
 }
 
@@ -466,11 +545,15 @@ fn states(cells: &[Cell], unit_columns: usize) -> Vec<ArrayRef> {
         arrays.push(list_array::<UInt32Type>(units().map(|u| u.values().map(|t| t.rows).collect())));
     }
     arrays.push(list_array::<Float64Type>(cells.iter().map(|c| c.values.clone())));
+    for column in 0..unit_columns {
+        arrays.push(list_array::<Int64Type>(cells.iter().map(|c| c.value_ids[column].clone())));
+    }
     arrays.push(Arc::new(UInt64Array::from_iter_values(cells.iter().map(|c| c.rows))));
     arrays.push(Arc::new(Float64Array::from_iter_values(cells.iter().map(|c| c.sum))));
     arrays.push(Arc::new(Float64Array::from_iter_values(cells.iter().map(|c| c.min))));
     arrays.push(Arc::new(Float64Array::from_iter_values(cells.iter().map(|c| c.max))));
-    arrays.push(Arc::new(BooleanArray::from_iter(cells.iter().map(|c| Some(c.indicator)))));
+    arrays.push(Arc::new(Float64Array::from_iter_values(cells.iter().map(|c| c.nonzero))));
+    arrays.push(Arc::new(BooleanArray::from_iter(cells.iter().map(|c| Some(c.two_valued)))));
     arrays
 }
 
@@ -499,202 +582,27 @@ fn merge_units(units: &mut HashMap<i64, Tally>, lists: &[&ListArray; 3], row: us
     }
 }
 
-/// The released value of a cell, or None when a rule suppresses it.
-fn judge(spec: &Spec, cell: &Cell) -> Option<f64> {
-    let params = &spec.params;
-    let contributes = |t: &Tally| match spec.measure {
-        Measure::Cell => true,
-        Measure::Sum => t.rows > 0 && t.contribution != 0.0,
-        _ => t.rows > 0,
-    };
-    let cell_key = cell_key(spec, cell, contributes);
-    let threshold = u64::from(params.k) + threshold_extra(spec.keyer.uniform(cell_key, Purpose::Threshold));
-    let contributors: Vec<u64> =
-        cell.units.iter().map(|units| units.values().filter(|t| contributes(t)).count() as u64).collect();
-    if contributors.is_empty() || contributors.iter().any(|&n| n < threshold) {
-        return None;
-    }
-    let count_noise = count_noise(spec.keyer.uniform(cell_key, Purpose::Count));
-    let magnitude = magnitude_factor(spec.keyer.uniform(cell_key, Purpose::Magnitude));
-    match spec.measure {
-        Measure::Cell => Some(1.0),
-        Measure::Count => {
-            let complement_ok = cell.units.iter().all(|units| complement_ok(units, params.k));
-            let row_counts_ok =
-                cell.units.iter().all(|units| !dominated(units.values().map(|t| f64::from(t.rows)), params, false));
-            (complement_ok && row_counts_ok)
-                .then(|| round_count(cell.rows as i64 + count_noise, params.rounding_base) as f64)
-        }
-        Measure::CountUnits(column) => {
-            Some(round_count(contributors[column] as i64 + count_noise, params.rounding_base) as f64)
-        }
-        Measure::Sum => release_sum(cell, params, count_noise, magnitude),
-        Measure::Avg => release_avg(cell, params, magnitude),
-        Measure::Quantile(p) => release_quantile(cell, p, params.k, magnitude),
-    }
-}
-
-/// The cell key: per unit column the sum of the contributing units' keys, combined over columns.
-fn cell_key(spec: &Spec, cell: &Cell, contributes: impl Fn(&Tally) -> bool) -> u64 {
-    let mut key = 0u64;
-    for (column, (units, entity)) in cell.units.iter().zip(&spec.entities).enumerate() {
-        let column_key = units
-            .iter()
-            .filter(|(_, t)| contributes(t))
-            .fold(0u64, |acc, (id, _)| acc.wrapping_add(spec.keyer.unit_key(*entity, *id)));
-        key ^= column_key.rotate_left(column as u32 * 13);
-    }
-    key
-}
-
-/// Units seen in the cell whose rows were all excluded (by FILTER, a NULL value or a CASE without
-/// ELSE) form the complement of the released count: it must be empty or hold at least k units,
-/// or `count(*) - count(x)` would describe fewer than k units.
-fn complement_ok(units: &HashMap<i64, Tally>, k: u32) -> bool {
-    let complement = units.values().filter(|t| t.rows == 0).count();
-    complement == 0 || complement >= k as usize
-}
-
-fn release_sum(cell: &Cell, params: &SuppressionParams, count_noise: i64, magnitude: f64) -> Option<f64> {
-    for units in &cell.units {
-        let contributions = || units.values().filter(|t| t.rows > 0).map(|t| t.contribution);
-        if identical(contributions()) || dominated(contributions().map(f64::abs), params, true) {
-            return None;
-        }
-        if cell.indicator {
-            // A sum of 0/1 values is a count of units having something; the units not having it
-            // must be a group of at least k too (and a 100% share is group disclosure).
-            let without = units.values().filter(|t| t.contribution == 0.0).count();
-            if without < params.k as usize {
-                return None;
-            }
-        }
-    }
-    if cell.indicator {
-        return Some(round_count(cell.sum.round() as i64 + count_noise, params.rounding_base) as f64);
-    }
-    Some(cell.sum + 0.1 * largest_contribution(cell) * magnitude)
-}
-
-fn release_avg(cell: &Cell, params: &SuppressionParams, magnitude: f64) -> Option<f64> {
-    if cell.rows == 0 || cell.min == cell.max {
-        // All values identical: the mean tells every unit's value (group disclosure).
-        return None;
-    }
-    for units in &cell.units {
-        let contributing = || units.values().filter(|t| t.rows > 0);
-        if dominated(contributing().map(|t| t.contribution.abs()), params, true) {
-            return None;
-        }
-        if cell.indicator {
-            let with = contributing().filter(|t| t.contribution > 0.0).count();
-            let without = contributing().filter(|t| t.contribution == 0.0).count();
-            if with < params.k as usize || without < params.k as usize {
-                return None;
-            }
-        }
-    }
-    Some((cell.sum + 0.1 * largest_contribution(cell) * magnitude) / cell.rows as f64)
-}
-
-/// A quantile is released as the mean of the k values around it, slightly perturbed: never one
-/// unit's actual value.
-fn release_quantile(cell: &Cell, fraction: f64, k: u32, magnitude: f64) -> Option<f64> {
-    let mut values = cell.values.clone();
-    let n = values.len();
-    let window = (k as usize).min(n);
-    if window == 0 {
-        return None;
-    }
-    values.sort_by(|a, b| a.total_cmp(b));
-    let position = (fraction.clamp(0.0, 1.0) * (n - 1) as f64).round() as usize;
-    let start = position.saturating_sub(window / 2).min(n - window);
-    let mean = values[start..start + window].iter().sum::<f64>() / window as f64;
-    Some(mean * (1.0 + 0.01 * magnitude))
-}
-
-fn largest_contribution(cell: &Cell) -> f64 {
-    cell.units.iter().flat_map(|units| units.values().map(|t| t.contribution.abs())).fold(0.0, f64::max)
-}
-
-fn identical(mut values: impl Iterator<Item = f64>) -> bool {
-    match values.next() {
-        Some(first) => values.all(|v| v == first),
-        None => true,
-    }
-}
-
-/// The single-unit share rule, (n,k) dominance and, for magnitudes, the p% rule, on per-unit totals.
-fn dominated(totals: impl Iterator<Item = f64>, params: &SuppressionParams, p_rule: bool) -> bool {
-    let mut top = vec![0.0f64; params.dominance_n.max(2) as usize];
-    let mut total = 0.0;
-    for value in totals {
-        total += value;
-        if value > top[top.len() - 1] {
-            top.pop();
-            let at = top.partition_point(|&t| t >= value);
-            top.insert(at, value);
-        }
-    }
-    if total <= 0.0 {
-        return false;
-    }
-    if top[0] > params.max_unit_share / 100.0 * total {
-        return true;
-    }
-    let top_n: f64 = top.iter().take(params.dominance_n as usize).sum();
-    if top_n > params.dominance_k / 100.0 * total {
-        return true;
-    }
-    // p%: the runner-up knows its own value and the total, so it estimates the largest as
-    // total - x2; that estimate must be off by at least p% of the largest.
-    p_rule && total - top[0] - top[1] < params.p_percent / 100.0 * top[0]
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn params() -> SuppressionParams {
-        SuppressionParams::default()
-    }
 
     #[test]
     fn partial_states_of_no_cells_keep_the_layout() {
         // An emitted partition without groups must still have every state column.
         let empty = states(&[], 2);
-        assert_eq!(empty.len(), 3 * 2 + 6);
+        assert_eq!(empty.len(), 4 * 2 + 7);
         assert!(PartialStates::new(&empty, 2).is_ok());
         assert!(empty.iter().all(|column| column.is_empty()));
     }
 
     #[test]
-    fn one_owner_with_sixty_percent_dominates() {
-        let mut totals = vec![600.0];
-        totals.extend(std::iter::repeat_n(400.0 / 20.0, 20));
-        assert!(dominated(totals.into_iter(), &params(), true));
-    }
-
-    #[test]
-    fn one_unit_with_most_rows_dominates_a_count() {
-        let mut rows = vec![50.0];
-        rows.extend(std::iter::repeat_n(1.0, 20));
-        assert!(dominated(rows.into_iter(), &params(), false));
-    }
-
-    #[test]
-    fn an_even_spread_is_not_dominated() {
-        assert!(!dominated(std::iter::repeat_n(10.0, 30), &params(), true));
-    }
-
-    #[test]
-    fn the_p_rule_catches_what_dominance_misses() {
-        // With (2, 85%) the p% rule at 10% is implied; with dominance relaxed it still protects:
-        // the top two hold 94.5%, the rest (5.5) is under 10% of the largest (90).
-        let relaxed = SuppressionParams { dominance_k: 99.0, max_unit_share: 100.0, ..params() };
-        let mut totals = vec![90.0, 4.5];
-        totals.extend(std::iter::repeat_n(0.5, 11));
-        assert!(!dominated(totals.clone().into_iter(), &relaxed, false));
-        assert!(dominated(totals.into_iter(), &relaxed, true));
+    fn two_valued_survives_merging_only_with_one_nonzero_value() {
+        let mut cell = Cell::new(1);
+        for v in [0.0, 2.0, 2.0, 0.0] {
+            cell.see_value(v);
+        }
+        assert!(cell.two_valued);
+        cell.see_value(2.000001);
+        assert!(!cell.two_valued);
     }
 }

@@ -11,7 +11,7 @@ use datafusion::physical_optimizer::PhysicalOptimizerRule;
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::aggregates::AggregateExec;
 
-use crate::aggregate::{CellCounters, ProtectAggregate};
+use crate::aggregate::{CellCounters, ProtectAggregate, Question};
 use crate::error::SuppressionError;
 use crate::table::ProtectedScanExec;
 
@@ -98,4 +98,22 @@ fn collect_counts(plan: &Arc<dyn ExecutionPlan>, seen: &mut Vec<*const CellCount
     for child in plan.children() {
         collect_counts(child, seen, totals);
     }
+}
+
+/// The questions an untrusted query asks of protected tables (one per protecting aggregation),
+/// for the query budget; empty for trusted queries and queries of public data.
+pub fn questions(plan: &Arc<dyn ExecutionPlan>) -> Vec<Question> {
+    let mut found: Vec<Question> = Vec::new();
+    let mut stack = vec![plan];
+    while let Some(node) = stack.pop() {
+        for aggregate in protecting_aggregates(node.as_ref()) {
+            if let Some(question) = aggregate.question()
+                && !found.contains(question)
+            {
+                found.push(question.clone());
+            }
+        }
+        stack.extend(node.children());
+    }
+    found
 }

@@ -1,27 +1,64 @@
-//! Cell-key perturbation (the Cell Key Method, as used by CBS for the 2021 census and by ABS
-//! TableBuilder): every unit gets a secret pseudo-random key, a cell's key is the sum of the keys
-//! of the units that contribute to it, and the noise is a fixed function of the cell key. The same
-//! set of units therefore always gets the same noise, however the SQL is spelled, and repeating a
-//! query gains nothing.
+//! Cell-key perturbation with noise layers (the Cell Key Method as CBS and ABS use it, layered as
+//! in Diffix).
+//!
+//! Every unit gets a secret pseudo-random key; the key of a cell's unit set is derived from the
+//! keys of the units that contribute to it. Noise is a sum of layers, each a fixed function of the
+//! secret and of what it is seeded with:
+//!
+//! - the base layer: the measure (what is counted or summed, over which tables) and the unit set;
+//! - per filter condition, a static layer (the measure and the condition) and a dynamic layer (the
+//!   measure, the condition and the unit set).
+//!
+//! So the same question over the same units always gets the same answer (repeating and averaging
+//! gain nothing), two different measures never share noise (`sum(x)` and `sum(-x)` do not cancel),
+//! and padding a query with conditions only adds layers, never removes the base layer.
 
 use std::hash::Hasher;
 
 use siphasher::sip::SipHasher13;
 use zicht_catalog::EntityType;
 
-/// Keys units with a secret; anyone without the secret cannot predict the noise.
+/// Keys units and draws noise with a secret; without it, the noise cannot be predicted.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct CellKeyer {
     key0: u64,
     key1: u64,
 }
 
-/// What a cell key is used for; each purpose gets independent noise from the same key.
+/// What a draw is for; each purpose gets independent numbers from the same seeds.
 #[derive(Debug, Clone, Copy)]
-pub enum Purpose {
+enum Purpose {
     Threshold = 1,
-    Count = 2,
-    Magnitude = 3,
+    Dominance = 2,
+    BaseLayer = 3,
+    StaticLayer = 4,
+    DynamicLayer = 5,
+}
+
+/// The seeds of a measure's noise: what is measured, and each condition that selected the rows.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct NoiseSeeds {
+    pub measure: u64,
+    pub conditions: Vec<u64>,
+}
+
+impl NoiseSeeds {
+    /// Seeds from canonical texts: the measure (`sum(basis.persoon.inkomen) over basis.persoon`)
+    /// and the conditions (`basis.persoon.geboortejaar = 1961`), deduplicated and sorted so that
+    /// the order and repetition of conditions in the SQL do not matter.
+    pub fn from_texts(measure: &str, conditions: &[String]) -> NoiseSeeds {
+        let mut conditions: Vec<u64> = conditions.iter().map(|c| text_hash(c)).collect();
+        conditions.sort_unstable();
+        conditions.dedup();
+        NoiseSeeds { measure: text_hash(measure), conditions }
+    }
+}
+
+/// A stable 64-bit hash of a text (not secret: the secret enters when drawing).
+pub fn text_hash(text: &str) -> u64 {
+    let mut hasher = SipHasher13::new_with_keys(0x7365_6564, 0x7465_7874);
+    hasher.write(text.as_bytes());
+    hasher.finish()
 }
 
 impl CellKeyer {
@@ -41,17 +78,71 @@ impl CellKeyer {
         hasher.finish()
     }
 
-    /// A uniform number in [0, 1) drawn from a cell key for one purpose.
-    pub fn uniform(&self, cell_key: u64, purpose: Purpose) -> f64 {
+    /// A uniform number in [0, 1) from the secret, a purpose and seeds.
+    fn draw(&self, purpose: Purpose, seeds: &[u64]) -> f64 {
         let mut hasher = SipHasher13::new_with_keys(self.key1, self.key0);
-        hasher.write_u64(cell_key);
         hasher.write_u8(purpose as u8);
+        for seed in seeds {
+            hasher.write_u64(*seed);
+        }
         (hasher.finish() >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// Extra units the noisy threshold demands above the hard floor k: 0, 1 or 2. Seeded by the
+    /// unit set only, so a cell is shown or not whatever is measured in it.
+    pub fn threshold_extra(&self, units: u64) -> u64 {
+        (self.draw(Purpose::Threshold, &[units]) * 3.0).floor().min(2.0) as u64
+    }
+
+    /// A factor in (0.9, 1] that makes the dominance limits of a cell slightly and unpredictably
+    /// stricter, so that "suppressed or not" does not mark an exact share.
+    pub fn dominance_factor(&self, units: u64) -> f64 {
+        1.0 - 0.1 * self.draw(Purpose::Dominance, &[units])
+    }
+
+    /// The layers' uniform draws in [0, 1) for a measure over a unit set: base, then a static and
+    /// a dynamic layer per condition.
+    fn layers<'a>(&'a self, seeds: &'a NoiseSeeds, units: u64) -> impl Iterator<Item = f64> + 'a {
+        let base = self.draw(Purpose::BaseLayer, &[seeds.measure, units]);
+        let per_condition = seeds.conditions.iter().flat_map(move |&condition| {
+            [
+                self.draw(Purpose::StaticLayer, &[seeds.measure, condition]),
+                self.draw(Purpose::DynamicLayer, &[seeds.measure, condition, units]),
+            ]
+        });
+        std::iter::once(base).chain(per_condition)
+    }
+
+    /// Count noise: a p-table draw of -2..=2 per layer.
+    pub fn count_noise(&self, seeds: &NoiseSeeds, units: u64) -> i64 {
+        self.layers(seeds, units).map(count_noise).sum()
+    }
+
+    /// Magnitude noise in units of the cell's noise scale: uniform in [-1, 1] per layer.
+    pub fn magnitude_noise(&self, seeds: &NoiseSeeds, units: u64) -> f64 {
+        self.layers(seeds, units).map(|u| 2.0 * u - 1.0).sum()
     }
 }
 
+/// The key of a cell's unit set from the keys of each unit column (entity type and the wrapping
+/// sum of its contributing units' keys). Identical columns count once, and the order of columns
+/// does not matter: a self-join on the unit id has the same key as the table alone.
+pub fn unit_set_key(columns: &mut [(EntityType, u64)]) -> u64 {
+    columns.sort_unstable();
+    let mut hasher = SipHasher13::new_with_keys(0x756e_6974, 0x7365_7473);
+    let mut previous = None;
+    for column in columns.iter() {
+        if previous != Some(*column) {
+            hasher.write_u8(column.0 as u8);
+            hasher.write_u64(column.1);
+        }
+        previous = Some(*column);
+    }
+    hasher.finish()
+}
+
 /// Count noise from a p-table: -2..=2 with probabilities 0.05, 0.2, 0.5, 0.2, 0.05 (variance 1.2).
-pub fn count_noise(u: f64) -> i64 {
+fn count_noise(u: f64) -> i64 {
     match u {
         u if u < 0.05 => -2,
         u if u < 0.25 => -1,
@@ -61,25 +152,27 @@ pub fn count_noise(u: f64) -> i64 {
     }
 }
 
-/// Extra units the noisy threshold demands above the hard floor k: 0, 1 or 2.
-pub fn threshold_extra(u: f64) -> u64 {
-    (u * 3.0).floor().min(2.0) as u64
-}
-
-/// Magnitude noise factor in [-1, -0.5] ∪ [0.5, 1]: never close to zero, so the largest
-/// contributor is always masked by at least half the noise scale.
-pub fn magnitude_factor(u: f64) -> f64 {
-    let sign = if u < 0.5 { -1.0 } else { 1.0 };
-    let spread = (u * 2.0).fract();
-    sign * (0.5 + 0.5 * spread)
-}
-
 /// Rounds a non-negative count to a multiple of `base`, never below `base` itself: a released
 /// count always stands for at least k units, and zero would reveal that.
 pub fn round_count(value: i64, base: u32) -> i64 {
     let base = i64::from(base.max(1));
     let rounded = ((value as f64 / base as f64).round() as i64) * base;
     rounded.max(base)
+}
+
+/// The smallest number of the 1-2-5 series (…, 0.5, 1, 2, 5, 10, 20, …) at or above `value`.
+/// Noise scales are snapped to it, so the noise magnitude tells little about any one unit's value.
+pub fn snap_up_125(value: f64) -> f64 {
+    if !(value.is_finite() && value > 0.0) {
+        return 0.0;
+    }
+    let decade = 10f64.powf(value.log10().floor());
+    [1.0, 2.0, 5.0, 10.0].into_iter().map(|m| m * decade).find(|&step| step >= value * (1.0 - 1e-12)).unwrap_or(value)
+}
+
+/// Whether `value` belongs to the 1-2-5 series (a "money-style" bucket width, as in pg_diffix).
+pub fn is_125(value: f64) -> bool {
+    value > 0.0 && value.is_finite() && (snap_up_125(value) - value).abs() <= 1e-9 * value
 }
 
 #[cfg(test)]
@@ -98,9 +191,10 @@ mod tests {
     #[test]
     fn count_noise_follows_the_p_table() {
         let keyer = CellKeyer::new(b"s");
+        let seeds = NoiseSeeds::from_texts("count(*)", &[]);
         let mut histogram = [0usize; 5];
         for cell in 0..100_000u64 {
-            histogram[(count_noise(keyer.uniform(cell, Purpose::Count)) + 2) as usize] += 1;
+            histogram[(keyer.count_noise(&seeds, cell) + 2) as usize] += 1;
         }
         let shares: Vec<f64> = histogram.iter().map(|&n| n as f64 / 100_000.0).collect();
         for (share, expected) in shares.iter().zip([0.05, 0.2, 0.5, 0.2, 0.05]) {
@@ -109,11 +203,34 @@ mod tests {
     }
 
     #[test]
-    fn magnitude_factor_stays_away_from_zero() {
-        for i in 0..1000 {
-            let f = magnitude_factor(i as f64 / 1000.0);
-            assert!((0.5..=1.0).contains(&f.abs()), "{f}");
-        }
+    fn different_measures_get_independent_noise() {
+        let keyer = CellKeyer::new(b"s");
+        let plus = NoiseSeeds::from_texts("sum(x)", &[]);
+        let minus = NoiseSeeds::from_texts("sum(- x)", &[]);
+        let same = (0..1000u64).filter(|&u| keyer.magnitude_noise(&plus, u) == keyer.magnitude_noise(&minus, u));
+        assert_eq!(same.count(), 0);
+    }
+
+    #[test]
+    fn conditions_add_layers_in_any_order() {
+        let keyer = CellKeyer::new(b"s");
+        let ab = NoiseSeeds::from_texts("count(*)", &["a".into(), "b".into(), "a".into()]);
+        let ba = NoiseSeeds::from_texts("count(*)", &["b".into(), "a".into()]);
+        assert_eq!(ab, ba);
+        assert_eq!(keyer.layers(&ab, 1).count(), 5);
+    }
+
+    #[test]
+    fn identical_unit_columns_count_once() {
+        let a = unit_set_key(&mut [(EntityType::Persoon, 5), (EntityType::Huishouden, 9)]);
+        let twice = unit_set_key(&mut [
+            (EntityType::Huishouden, 9),
+            (EntityType::Persoon, 5),
+            (EntityType::Persoon, 5),
+            (EntityType::Huishouden, 9),
+        ]);
+        assert_eq!(a, twice);
+        assert_ne!(a, unit_set_key(&mut [(EntityType::Persoon, 5)]));
     }
 
     #[test]
@@ -122,5 +239,19 @@ mod tests {
         assert_eq!(round_count(13, 5), 15);
         assert_eq!(round_count(1, 5), 5);
         assert_eq!(round_count(-2, 5), 5);
+    }
+
+    #[test]
+    fn the_125_series() {
+        assert_eq!(snap_up_125(3.0), 5.0);
+        assert_eq!(snap_up_125(5.0), 5.0);
+        assert_eq!(snap_up_125(7_200.0), 10_000.0);
+        assert_eq!(snap_up_125(0.15), 0.2);
+        for width in [0.1, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 50_000.0] {
+            assert!(is_125(width), "{width}");
+        }
+        for width in [0.0, 3.0, 6.0, 15.0, 25.0, -5.0] {
+            assert!(!is_125(width), "{width}");
+        }
     }
 }

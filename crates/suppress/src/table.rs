@@ -68,6 +68,59 @@ impl TableProvider for ProtectedTable {
     }
 }
 
+/// A table of public reference data from the catalog. It scans exactly like its inner table; the
+/// wrapper only lets the analyzer rule know its catalog definition (its key, for joins).
+#[derive(Debug)]
+pub struct PublicTable {
+    inner: Arc<dyn TableProvider>,
+    definition: Arc<TableDef>,
+}
+
+impl PublicTable {
+    pub fn new(inner: Arc<dyn TableProvider>, definition: Arc<TableDef>) -> PublicTable {
+        PublicTable { inner, definition }
+    }
+
+    pub fn definition(&self) -> &Arc<TableDef> {
+        &self.definition
+    }
+
+    /// The public catalog table behind a provider, if it is one.
+    pub fn of(provider: &Arc<dyn TableProvider>) -> Option<&PublicTable> {
+        let any: &dyn Any = provider.as_ref();
+        any.downcast_ref::<PublicTable>()
+    }
+}
+
+#[async_trait]
+impl TableProvider for PublicTable {
+    fn schema(&self) -> SchemaRef {
+        self.inner.schema()
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::Base
+    }
+
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
+        limit: Option<usize>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        self.inner.scan(state, projection, filters, limit).await
+    }
+
+    fn supports_filters_pushdown(&self, filters: &[&Expr]) -> Result<Vec<TableProviderFilterPushDown>> {
+        self.inner.supports_filters_pushdown(filters)
+    }
+
+    fn statistics(&self) -> Option<datafusion::common::Statistics> {
+        self.inner.statistics()
+    }
+}
+
 /// Marks the scan of a protected table. Passes batches through unchanged.
 #[derive(Debug, Clone)]
 pub struct ProtectedScanExec {
