@@ -11,6 +11,7 @@
 //! NULL propagates; a zero or negative denominator gives NULL, not an error.
 
 mod scalar;
+mod special;
 mod window;
 
 use std::sync::Arc;

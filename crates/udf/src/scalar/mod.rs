@@ -21,6 +21,8 @@ use datafusion::logical_expr::{
     ColumnarValue, DocSection, Documentation, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
 };
 
+use crate::special::two_sided_normal_quantile;
+
 pub fn all() -> Vec<ScalarUDF> {
     vec![
         deviation_index::udf(),
@@ -135,35 +137,17 @@ pub(crate) fn alpha(conf: f64) -> Option<f64> {
     (conf > 0.0 && conf < 1.0).then_some(1.0 - conf)
 }
 
-/// Standard normal quantile.
-pub(crate) fn normal_quantile(p: f64) -> f64 {
-    use statrs::distribution::{ContinuousCDF, Normal};
-    Normal::standard().inverse_cdf(p)
-}
-
-/// Chi-square quantile with `df` degrees of freedom.
-pub(crate) fn chi2_quantile(p: f64, df: f64) -> Option<f64> {
-    use statrs::distribution::{ChiSquared, ContinuousCDF};
-    if df > 1e6 {
-        // statrs' inversion does not converge this far out; the Wilson-Hilferty cube-root
-        // approximation is accurate to about 1e-12 relative at these degrees of freedom.
-        let h = 2.0 / (9.0 * df);
-        return Some(df * (1.0 - h + normal_quantile(p) * h.sqrt()).powi(3));
-    }
-    ChiSquared::new(df).ok().map(|d| d.inverse_cdf(p)).filter(|q| q.is_finite())
-}
-
 /// Wilson score interval of k successes in n: (lower, upper), None when undefined.
 pub(crate) fn wilson(k: f64, n: f64, conf: f64) -> Option<(f64, f64)> {
-    let alpha = alpha(conf)?;
-    if !(n > 0.0 && (0.0..=n).contains(&k)) {
+    if alpha(conf).is_none() || !(n > 0.0 && (0.0..=n).contains(&k)) {
         return None;
     }
-    let z = normal_quantile(1.0 - alpha / 2.0);
+    let z = two_sided_normal_quantile(conf);
     let p = k / n;
     let z2 = z * z;
-    let denominator = 1.0 + z2 / n;
-    let centre = (p + z2 / (2.0 * n)) / denominator;
-    let half = z * (p * (1.0 - p) / n + z2 / (4.0 * n * n)).sqrt() / denominator;
-    Some(((centre - half).max(0.0), (centre + half).min(1.0)))
+    // The limits are (c -+ h) / (1 + z²/n) with c = p + z²/2n; c - h cancels when k is small
+    // next to z², so the lower limit uses (c - h)(c + h) = p² (1 + z²/n) instead.
+    let centre = p + z2 / (2.0 * n);
+    let half = z * (p * (1.0 - p) / n + z2 / (4.0 * n * n)).sqrt();
+    Some((p * p / (centre + half), ((centre + half) / (1.0 + z2 / n)).min(1.0)))
 }

@@ -2,9 +2,11 @@
 
 use datafusion::logical_expr::{Documentation, ScalarUDF};
 
-use super::{DOC_SECTION, Formula, MathUdf, alpha, chi2_quantile};
+use super::{DOC_SECTION, Formula, MathUdf, alpha};
+use crate::special::{Tail, gamma_quantile};
 
-/// chi2(alpha/2; 2 O) / 2 / E, and 0 when nothing was observed.
+/// chi2(alpha/2; 2 O) / 2 / E, and 0 when nothing was observed. chi2(p; 2 O) / 2 is the gamma
+/// quantile with shape O, taken from its lower tail.
 pub fn lower(v: &[f64]) -> Option<f64> {
     let (observed, expected, alpha) = (v[0], v[1], alpha(v[2])?);
     if observed < 0.0 || expected <= 0.0 {
@@ -13,7 +15,7 @@ pub fn lower(v: &[f64]) -> Option<f64> {
     if observed == 0.0 {
         return Some(0.0);
     }
-    Some(chi2_quantile(alpha / 2.0, 2.0 * observed)? / 2.0 / expected)
+    Some(gamma_quantile(observed, alpha / 2.0, Tail::Lower) / expected)
 }
 
 pub fn udf() -> ScalarUDF {

@@ -2,15 +2,17 @@
 
 use datafusion::logical_expr::{Documentation, ScalarUDF};
 
-use super::{DOC_SECTION, Formula, MathUdf, alpha, chi2_quantile};
+use super::{DOC_SECTION, Formula, MathUdf, alpha};
+use crate::special::{Tail, gamma_quantile};
 
-/// chi2(1 - alpha/2; 2 O + 2) / 2 / E.
+/// chi2(1 - alpha/2; 2 O + 2) / 2 / E: the gamma quantile with shape O + 1, taken from its upper
+/// tail (probability alpha/2 above it), so that 1 - alpha/2 is never rounded.
 pub fn upper(v: &[f64]) -> Option<f64> {
     let (observed, expected, alpha) = (v[0], v[1], alpha(v[2])?);
     if observed < 0.0 || expected <= 0.0 {
         return None;
     }
-    Some(chi2_quantile(1.0 - alpha / 2.0, 2.0 * observed + 2.0)? / 2.0 / expected)
+    Some(gamma_quantile(observed + 1.0, alpha / 2.0, Tail::Upper) / expected)
 }
 
 pub fn udf() -> ScalarUDF {

@@ -5,6 +5,7 @@ use datafusion::logical_expr::{Documentation, WindowUDF};
 
 use super::{PartitionUdf, median, present};
 use crate::scalar::DOC_SECTION;
+use crate::special::normal_quantile;
 
 /// (x - median) / (1.4826 MAD): 1.4826 makes the MAD estimate the standard deviation of normal
 /// data. NULL when the MAD is zero.
@@ -13,7 +14,7 @@ fn scores(columns: &[&Float64Array]) -> Vec<Option<f64>> {
     let Some(centre) = median(&mut values) else { return vec![None; columns[0].len()] };
     let mut deviations: Vec<f64> = values.iter().map(|v| (v - centre).abs()).collect();
     // 1 / Φ⁻¹(3/4) ≈ 1.4826: makes the MAD estimate the standard deviation of normal data.
-    let mad = median(&mut deviations).unwrap_or(0.0) / crate::scalar::normal_quantile(0.75);
+    let mad = median(&mut deviations).unwrap_or(0.0) / normal_quantile(0.75);
     columns[0].iter().map(|x| x.filter(|_| mad > 0.0).map(|x| (x - centre) / mad)).collect()
 }
 
