@@ -1,13 +1,25 @@
-"""Golden values for the deviation UDFs from an independent implementation (scipy).
+"""Golden values for the deviation UDFs from independent implementations (scipy, numpy, mpmath).
 
-Run once by hand (pip install scipy numpy), commit the output:
-    python3 crates/udf/tests/golden/make_golden.py > crates/udf/tests/golden/golden.json
+Writes, next to this script, what tests/golden.rs reads (CI has no scipy: commit the output):
+- golden.json: hand-picked cases per function, edge cases included;
+- dense/*.csv: the dense grid, at least 5,000 points per function over the whole domain the
+  functions accept (see "dense grid" below), one row per point, an empty field for NULL.
+
+Run by hand in a venv (python3 -m venv target-venv; target-venv/bin/pip install scipy numpy mpmath):
+    target-venv/bin/python crates/udf/tests/golden/make_golden.py
+It takes a few minutes: every chi-square quantile from scipy is checked, and corrected where
+needed, by Newton steps in 40-digit arithmetic (mpmath), and the Wilson limits are computed in 40
+digits; how far scipy was off is printed.
 """
+import csv
 import json
 import math
+import sys
+from pathlib import Path
 
 import numpy as np
-from scipy import stats
+import mpmath as mp
+from scipy import special, stats
 
 
 def finite(x):
@@ -177,5 +189,206 @@ def window_cases():
     return cases
 
 
+# --- dense grid ---------------------------------------------------------------------------------
+
+HERE = Path(__file__).parent
+POINTS = 5000
+CONFS = [0.8, 0.9, 0.95, 0.99, 0.995, 0.999, 0.9999]
+EDGE_CONFS = [1e-6, 0.5, 0.9, 0.95, 0.99, 0.9999, 0.999999, 1 - 1e-12]
+mp.mp.dps = 40
+
+
+def sig(x, digits=6):
+    """x rounded to a few significant digits, so that the CSV holds exactly the tested argument."""
+    return float(f"{x:.{digits - 1}e}")
+
+
+def log_uniform(rng, lo, hi):
+    return 10 ** rng.uniform(lo, hi)
+
+
+def draw_count(rng):
+    """Log-uniform integers from 1 to 1e9, with some zeros and some fractional (perturbed) counts."""
+    u = rng.uniform()
+    if u < 0.05:
+        return 0.0
+    if u < 0.2:
+        return sig(log_uniform(rng, -3, 9))
+    return float(math.floor(log_uniform(rng, 0, 9)))
+
+
+def draw_conf(rng):
+    """Half uniform on [0.5, 0.9999], half the levels analysts pick."""
+    return round(rng.uniform(0.5, 0.9999), 6) if rng.uniform() < 0.5 else float(rng.choice(CONFS))
+
+
+def lower_gamma(a, x):
+    """P(a, x) in 40-digit arithmetic."""
+    a, x = mp.mpf(a), mp.mpf(x)
+    return mp.exp(a * mp.log(x) - x - mp.loggamma(a + 1)) * mp.hyp1f1(1, a + 1, x, maxterms=10**7)
+
+
+scipy_error = {"sir_lower": 0.0, "sir_upper": 0.0}
+
+
+def gamma_quantile(name, a, prob, upper):
+    """x with P(a, x) = prob (Q(a, x) = prob when upper): scipy's value, then Newton in 40 digits."""
+    start = special.gammainccinv(a, prob) if upper else special.gammaincinv(a, prob)
+    x = mp.mpf(start)
+    if start == 0 or not math.isfinite(start):
+        return x
+    for _ in range(8):
+        lower = lower_gamma(a, x)
+        f = (1 - lower) - prob if upper else lower - prob
+        density = mp.exp((a - 1) * mp.log(x) - x - mp.loggamma(a))
+        step = (-f if upper else f) / density
+        x -= step
+        if abs(step) < 1e-12 * x:
+            break
+    scipy_error[name] = max(scipy_error[name], abs(float((start - x) / x)))
+    return x
+
+
+def garwood(o, e, conf):
+    alpha = 1 - conf
+    lower = 0.0 if o == 0 else float(gamma_quantile("sir_lower", o, alpha / 2, False) / e)
+    upper = float(gamma_quantile("sir_upper", o + 1, alpha / 2, True) / e)
+    return lower, upper
+
+
+def counts_rows(rng):
+    observed = [0, 1, 2, 5, 137, 46368, 196418, 1e6, 999999999, 1e9, 0.5, 1e-3]
+    args = [(float(o), float(e), c) for o in observed for e in [1e-3, 1, 100, 1e9] for c in EDGE_CONFS]
+    args += [(draw_count(rng), sig(log_uniform(rng, -3, 9)), draw_conf(rng)) for _ in range(POINTS)]
+    return [[o, e, c, *garwood(o, e, c), poisson_z(o, e)] for o, e, c in args]
+
+
+def draw_share(rng):
+    n = math.floor(log_uniform(rng, 0, 9))
+    tail = min(n, math.floor(log_uniform(rng, 0, math.log10(n + 1))) - 1)
+    return int(rng.choice([int(rng.integers(0, n + 1)), tail, n - tail])), n
+
+
+scipy_wilson_error = 0.0
+
+
+def wilson_exact(k, n, conf):
+    """Wilson limits in 40 digits, with z = sqrt(2) erfinv(conf) from conf's exact binary value.
+
+    scipy's binomtest takes z = ndtri(0.5 + conf/2), and rounding 0.5 + conf/2 costs it up to 4e-6
+    relative at conf = 1 - 1e-12; how far it is off is printed."""
+    global scipy_wilson_error
+    z = mp.sqrt(2) * mp.erfinv(mp.mpf(conf))
+    p = mp.mpf(k) / n
+    centre = p + z * z / (2 * n)
+    half = z * mp.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    lower = 0.0 if k == 0 else float((centre - half) / (1 + z * z / n))
+    upper = 1.0 if k == n else float((centre + half) / (1 + z * z / n))
+    for exact, which in [(lower, 0), (upper, 1)]:
+        if exact:
+            scipy_wilson_error = max(scipy_wilson_error, abs(wilson(k, n, conf, which) / exact - 1))
+    return lower, upper
+
+
+def shares_rows(rng):
+    args = {(k, n, c) for n in [1, 2, 10, 1000, 10**9] for k in [0, 1, n // 2, n - 1, n] for c in EDGE_CONFS}
+    args = sorted(args) + [(*draw_share(rng), draw_conf(rng)) for _ in range(POINTS)]
+    return [[k, n, c, *wilson_exact(k, n, c)] for k, n, c in args]
+
+
+def draw_values(rng, size):
+    """Rates spanning 1e-3 to 1e9, small counts with ties, or values close together far from 0."""
+    kind = rng.integers(3)
+    if kind == 0:
+        values = [sig(log_uniform(rng, -3, 9)) for _ in range(size)]
+    elif kind == 1:
+        values = [float(v) for v in rng.integers(0, 20, size)]
+    else:
+        values = [sig(1e6 + rng.normal(0, 10), 12) for _ in range(size)]
+    return [None if rng.uniform() < 0.05 else v for v in values]
+
+
+def robust_z_rows(rng):
+    rows, partition = [], 0
+    while len(rows) < POINTS:
+        values = draw_values(rng, int(rng.integers(3, 41)))
+        present = np.array([v for v in values if v is not None])
+        centre = np.median(present) if len(present) else math.nan
+        mad = stats.median_abs_deviation(present, scale="normal") if len(present) else 0.0
+        rows += [[partition, v, None if v is None or not mad > 0 else (v - centre) / mad] for v in values]
+        partition += 1
+    return rows
+
+
+def eb_rates(pairs):
+    """Global empirical Bayes (Marshall 1991), sums in exact arithmetic (math.fsum)."""
+    valid = [(k, n) for k, n in pairs if k is not None and n > 0]
+    if not valid:
+        return [None] * len(pairs)
+    sum_den = math.fsum(n for _, n in valid)
+    m = math.fsum(k for k, _ in valid) / sum_den
+    s2 = math.fsum(n * (k / n - m) ** 2 for k, n in valid) / sum_den
+    a = max(s2 - m / (sum_den / len(valid)), 0.0)
+    def rate(k, n):
+        if k is None or not n > 0:
+            return None
+        w = a / (a + m / n) if a > 0 else 0.0
+        return w * (k / n) + (1 - w) * m
+    return [rate(k, n) for k, n in pairs]
+
+
+def draw_pairs(rng, size):
+    """Counts with a plausible rate (Poisson around 1e-6 to 1e-1 per unit), or wild ones."""
+    if rng.uniform() < 0.5:
+        rate = log_uniform(rng, -6, -1)
+        dens = [float(math.floor(log_uniform(rng, 0, 9))) for _ in range(size)]
+        pairs = [(float(rng.poisson(rate * n)), n) for n in dens]
+    else:
+        pairs = [(float(math.floor(log_uniform(rng, 0, 9))), sig(log_uniform(rng, -3, 9))) for _ in range(size)]
+    return [(None if rng.uniform() < 0.05 else k, 0.0 if rng.uniform() < 0.02 else n) for k, n in pairs]
+
+
+def eb_rate_rows(rng):
+    rows, partition = [], 0
+    while len(rows) < POINTS:
+        pairs = draw_pairs(rng, int(rng.integers(3, 41)))
+        rows += [[partition, k, n, r] for (k, n), r in zip(pairs, eb_rates(pairs))]
+        partition += 1
+    return rows
+
+
+def cell(value, exact):
+    """Arguments exactly (repr), reference values to 15 digits, NULL as an empty field."""
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return ""
+    return repr(value) if exact else f"{value:.15g}"
+
+
+def write_csv(name, header, arguments, rows):
+    path = HERE / "dense" / f"{name}.csv"
+    path.parent.mkdir(exist_ok=True)
+    with open(path, "w", newline="") as out:
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(header)
+        for row in rows:
+            writer.writerow([cell(v, i < arguments) for i, v in enumerate(row)])
+    print(f"{path.name}: {len(rows)} rows", file=sys.stderr)
+
+
+def main():
+    rng = np.random.default_rng(17)
+    with open(HERE / "golden.json", "w") as out:
+        json.dump({"scalar": scalar_cases(), "window": window_cases()}, out, indent=1)
+        out.write("\n")
+    write_csv("counts", ["observed", "expected", "conf", "sir_lower", "sir_upper", "poisson_z"], 3,
+              counts_rows(rng))
+    for name, error in scipy_error.items():
+        print(f"{name}: scipy's quantile off by up to {error:.1e} relative (corrected)", file=sys.stderr)
+    write_csv("shares", ["k", "n", "conf", "wilson_lower", "wilson_upper"], 3, shares_rows(rng))
+    print(f"wilson: scipy's binomtest off by up to {scipy_wilson_error:.1e} relative", file=sys.stderr)
+    write_csv("robust_z", ["partition", "x", "robust_z"], 2, robust_z_rows(rng))
+    write_csv("eb_rate", ["partition", "num", "den", "eb_rate"], 3, eb_rate_rows(rng))
+
+
 if __name__ == "__main__":
-    print(json.dumps({"scalar": scalar_cases(), "window": window_cases()}, indent=1))
+    main()
