@@ -1,11 +1,13 @@
 //! Rows per second of each deviation function, through SQL on a 1M-row in-memory table.
 //!
 //! `cargo bench -p zicht-udf` (criterion reports time per iteration; rows/s = 1M / time).
+//! sir_lower and sir_upper run twice: on counts 0 to 96 (series and continued fraction of the
+//! incomplete gamma function) and on counts up to 1e9 (Temme's expansion), each row its own count.
 
 use std::sync::Arc;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use datafusion::arrow::array::{Float64Array, RecordBatch};
+use datafusion::arrow::array::{ArrayRef, Float64Array, RecordBatch};
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::datasource::MemTable;
 use datafusion::prelude::SessionContext;
@@ -17,13 +19,16 @@ fn context(runtime: &tokio::runtime::Runtime) -> SessionContext {
         Field::new("observed", DataType::Float64, true),
         Field::new("expected", DataType::Float64, true),
         Field::new("population", DataType::Float64, true),
+        Field::new("large", DataType::Float64, true),
     ]));
     let observed = Float64Array::from_iter_values((0..ROWS).map(|i| (i % 97) as f64));
     let expected = Float64Array::from_iter_values((0..ROWS).map(|i| 1.0 + (i % 89) as f64));
     let population = Float64Array::from_iter_values((0..ROWS).map(|i| 100.0 + (i % 5003) as f64));
-    let batch =
-        RecordBatch::try_new(schema.clone(), vec![Arc::new(observed), Arc::new(expected), Arc::new(population)])
-            .unwrap();
+    // Distinct counts from 20 to 1e9, log-uniformly spread.
+    let large =
+        Float64Array::from_iter_values((0..ROWS).map(|i| (20.0 * 5e7_f64.powf(i as f64 / ROWS as f64)).round()));
+    let columns: Vec<ArrayRef> = vec![Arc::new(observed), Arc::new(expected), Arc::new(population), Arc::new(large)];
+    let batch = RecordBatch::try_new(schema.clone(), columns).unwrap();
     let ctx = SessionContext::new();
     zicht_udf::register(&ctx);
     ctx.register_table("t", Arc::new(MemTable::try_new(schema, vec![vec![batch]]).unwrap())).unwrap();
@@ -36,6 +41,8 @@ const QUERIES: &[(&str, &str)] = &[
     ("sir", "SELECT sum(sir(observed, expected)) FROM t"),
     ("sir_lower", "SELECT sum(sir_lower(observed, expected, 0.95)) FROM t"),
     ("sir_upper", "SELECT sum(sir_upper(observed, expected, 0.95)) FROM t"),
+    ("sir_lower_large_counts", "SELECT sum(sir_lower(large, large, 0.95)) FROM t"),
+    ("sir_upper_large_counts", "SELECT sum(sir_upper(large, large, 0.95)) FROM t"),
     ("poisson_z", "SELECT sum(poisson_z(observed, expected)) FROM t"),
     ("wilson_lower", "SELECT sum(wilson_lower(observed, population, 0.95)) FROM t"),
     ("wilson_upper", "SELECT sum(wilson_upper(observed, population, 0.95)) FROM t"),
