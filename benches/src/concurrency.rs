@@ -5,18 +5,17 @@
 use std::time::{Duration, Instant};
 
 use tokio::task::JoinSet;
-use zicht_catalog::SavedQuery;
 
 use crate::results::Throughput;
 use crate::suite::BenchResult;
 
 pub async fn throughput(
-    queries: &[SavedQuery],
+    queries: &[String],
     clients: usize,
     duration: Duration,
     connect: impl AsyncFn() -> BenchResult<tokio_postgres::Client>,
 ) -> BenchResult<Throughput> {
-    let sqls: Vec<String> = queries.iter().map(|q| q.sql.clone()).collect();
+    let sqls: Vec<String> = queries.to_vec();
     if sqls.is_empty() || clients == 0 {
         return Err("concurrency needs at least one query and one client".into());
     }

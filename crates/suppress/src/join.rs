@@ -95,7 +95,7 @@ impl Sides<'_> {
         let Some((left_out, right_out)) = outputs(self.join.join_type) else {
             return reject("unsupported", "this join type is not supported on protected rows");
         };
-        if untrusted && (!on_a_key || !(left_out && right_out) || self.join.join_type == JoinType::Full) {
+        if untrusted && (!(on_a_key && left_out && right_out) || self.join.join_type == JoinType::Full) {
             return reject(
                 "untrusted-join",
                 "at the untrusted level two protected tables are joined (INNER, LEFT or RIGHT) on a unit id \

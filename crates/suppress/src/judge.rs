@@ -70,8 +70,11 @@ impl Judged<'_> {
     }
 
     fn rounded(&self, count: i64) -> f64 {
-        let noise = self.spec.keyer.count_noise(&self.spec.seeds, self.units);
-        round_count(count + noise, self.spec.params.rounding_base) as f64
+        round_count(count + self.count_noise(&self.spec.seeds, count), self.spec.params.rounding_base) as f64
+    }
+
+    fn count_noise(&self, seeds: &crate::noise::NoiseSeeds, count: i64) -> i64 {
+        self.spec.keyer.count_noise(seeds, self.units, count)
     }
 
     fn sum(&self) -> Option<f64> {
@@ -117,12 +120,12 @@ impl Judged<'_> {
         }
         let keyer = &self.spec.keyer;
         let sum = if cell.two_valued {
-            let having = (cell.sum / cell.nonzero).round();
-            cell.nonzero * (having + keyer.count_noise(&self.spec.seeds, self.units) as f64)
+            let having = (cell.sum / cell.nonzero).round() as i64;
+            cell.nonzero * (having + self.count_noise(&self.spec.seeds, having)) as f64
         } else {
             cell.sum + self.noise_scale() * keyer.magnitude_noise(&self.spec.seeds, self.units)
         };
-        let rows = (cell.rows as i64 + keyer.count_noise(&self.spec.count_seeds, self.units)).max(1);
+        let rows = (cell.rows as i64 + self.count_noise(&self.spec.count_seeds, cell.rows as i64)).max(1);
         Some(sum / rows as f64)
     }
 

@@ -192,18 +192,17 @@ impl Context<'_> {
                 (lit(1.0), text)
             }
             (Measure::Count, None) => (lit(1.0), "*".to_string()),
-            (Measure::CountUnits(_), Some(unit)) if self.counts_rows(unit) => (lit(1.0), "*".to_string()),
-            (Measure::CountUnits(_), Some(unit)) => (lit(1.0), format!("DISTINCT {}", self.text(unit))),
+            (Measure::CountUnits(_), _) => (lit(1.0), "*".to_string()),
             (_, Some(argument)) => self.measured(argument)?,
             (_, None) => return reject("aggregate-function", format!("{name} needs an argument")),
         };
         let over = |what: &str| format!("{what} over {}", self.tables);
+        // Every count is seeded alike: its noise also depends on its value (see
+        // CellKeyer::count_noise), so spellings of one count agree and different counts differ.
         let (text, count_text) = match measure {
-            Measure::Sum | Measure::Avg => {
-                (over(&format!("sum({argument_text})")), over(&format!("count({argument_text})")))
-            }
+            Measure::Sum | Measure::Avg => (over(&format!("sum({argument_text})")), over("count")),
             Measure::Quantile(p) => (over(&format!("quantile({p}, {argument_text})")), String::new()),
-            _ => (over(&format!("count({argument_text})")), String::new()),
+            _ => (over("count"), String::new()),
         };
         Ok(Described { measure, value, include, text, count_text, conditions })
     }
@@ -215,20 +214,12 @@ impl Context<'_> {
         Ok((include, conditions))
     }
 
-    /// The argument of count(x): counted where not NULL. Identifying columns may be counted. A
-    /// column that is never NULL counts what count(*) counts, and is noised as count(*): two
-    /// spellings of one count must not give two independent noisy answers to average.
+    /// The argument of count(x): counted where not NULL. Identifying columns may be counted.
     fn counted(&self, argument: &Expr) -> Result<(Expr, String)> {
         if let Expr::Column(column) = strip_casts(argument)
-            && let Some(origin) = origin_of(self.schema, self.origins, column)
+            && origin_of(self.schema, self.origins, column).is_some_and(|o| o.identifying)
         {
-            let never_null = origin.catalog().and_then(|(t, c)| t.column(c)).is_some_and(|c| !c.nullable);
-            if never_null {
-                return Ok((argument.clone(), "*".to_string()));
-            }
-            if origin.identifying {
-                return Ok((argument.clone(), self.text(argument)));
-            }
+            return Ok((argument.clone(), self.text(argument)));
         }
         refuse_identifying(argument, self.schema, self.origins, "unit-expression")?;
         if self.untrusted() {
@@ -252,18 +243,6 @@ impl Context<'_> {
             (make_safe(argument.clone(), self.schema)?, self.text(argument))
         };
         Ok((Expr::TryCast(TryCast::new(Box::new(safe), VALUE_TYPE)), text))
-    }
-
-    /// count(DISTINCT key) over one table counts its rows: the same count as count(*), noised alike.
-    fn counts_rows(&self, unit: &Expr) -> bool {
-        let single_table = self.rows.tables.iter().all(|t| t.qualified_name() == self.rows.tables[0].qualified_name());
-        let is_key = match strip_casts(unit) {
-            Expr::Column(column) => origin_of(self.schema, self.origins, column)
-                .and_then(Origin::catalog)
-                .is_some_and(|(table, column)| table.key() == Some(column)),
-            _ => false,
-        };
-        single_table && is_key
     }
 
     fn text(&self, expr: &Expr) -> String {

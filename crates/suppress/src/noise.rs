@@ -113,15 +113,25 @@ impl CellKeyer {
         std::iter::once(base).chain(per_condition)
     }
 
-    /// Count noise: a p-table draw of -2..=2 per layer.
-    pub fn count_noise(&self, seeds: &NoiseSeeds, units: u64) -> i64 {
-        self.layers(seeds, units).map(count_noise).sum()
+    /// Count noise for a count of `count` rows or units: a p-table draw of -2..=2 per layer. The
+    /// count itself joins the unit set in seeding the layers (the Cell Key Method keys a cell by
+    /// its records): every spelling of one count over one set of units (`count(*)`,
+    /// `count(DISTINCT key)`, `count(column without NULLs)`) gets the same noise, so spellings
+    /// cannot be averaged; two different counts never share noise, so they cannot be subtracted.
+    pub fn count_noise(&self, seeds: &NoiseSeeds, units: u64, count: i64) -> i64 {
+        self.layers(seeds, mix(units, count as u64)).map(count_noise).sum()
     }
 
     /// Magnitude noise in units of the cell's noise scale: uniform in [-1, 1] per layer.
     pub fn magnitude_noise(&self, seeds: &NoiseSeeds, units: u64) -> f64 {
         self.layers(seeds, units).map(|u| 2.0 * u - 1.0).sum()
     }
+}
+
+fn mix(units: u64, count: u64) -> u64 {
+    let mut hasher = SipHasher13::new_with_keys(units, 0x0063_6f75_6e74);
+    hasher.write_u64(count);
+    hasher.finish()
 }
 
 /// The key of a cell's unit set from the keys of each unit column (entity type and the wrapping
@@ -194,7 +204,7 @@ mod tests {
         let seeds = NoiseSeeds::from_texts("count(*)", &[]);
         let mut histogram = [0usize; 5];
         for cell in 0..100_000u64 {
-            histogram[(keyer.count_noise(&seeds, cell) + 2) as usize] += 1;
+            histogram[(keyer.count_noise(&seeds, cell, 42) + 2) as usize] += 1;
         }
         let shares: Vec<f64> = histogram.iter().map(|&n| n as f64 / 100_000.0).collect();
         for (share, expected) in shares.iter().zip([0.05, 0.2, 0.5, 0.2, 0.05]) {

@@ -336,6 +336,9 @@ pub(crate) fn refuse_metadata(plan: &LogicalPlan) -> Result<()> {
             "explain-verbose",
             "EXPLAIN VERBOSE is not allowed on protected data: it prints column statistics; use EXPLAIN",
         ),
+        LogicalPlan::RecursiveQuery(_) if reads_protected(plan)? => {
+            reject("recursive-query", "recursive queries cannot read protected rows")
+        }
         _ => Ok(()),
     }
 }
