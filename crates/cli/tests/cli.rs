@@ -9,6 +9,7 @@ fn zicht(args: &[&str], data_home: &Path) -> Output {
         .env("XDG_DATA_HOME", data_home)
         .env_remove("ZICHT_DATA_DIR")
         .env_remove("ZICHT_CATALOG_DIR")
+        .env_remove("ZICHT_SECRET_KEY")
         .output()
         .unwrap()
 }
@@ -101,4 +102,38 @@ fn catalog_list_and_check_report_problems_in_one_line() {
     let stderr = text(&check.stderr);
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(stderr.contains("regio/buurt.toml"), "{stderr}");
+}
+
+#[test]
+fn a_secret_is_made_on_first_use_and_levels_are_chosen_by_the_caller() {
+    let home = tempfile::tempdir().unwrap();
+    let first = zicht(&["query", "SELECT count(*) FROM regio.gemeente"], home.path());
+    assert!(first.status.success(), "{}", text(&first.stderr));
+    assert!(text(&first.stderr).contains("created a random one"), "{}", text(&first.stderr));
+    let key = home.path().join("zicht/secret-key");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&key).unwrap().permissions().mode() & 0o777, 0o600);
+    }
+    let second = zicht(&["query", "SELECT count(*) FROM regio.gemeente"], home.path());
+    assert!(!text(&second.stderr).contains("created"), "made once: {}", text(&second.stderr));
+
+    // Untrusted unless asked: an expression inside an aggregate needs --trusted.
+    let sql = "SELECT sum(inkomen * 2) FROM basis.persoon";
+    let untrusted = zicht(&["query", sql], home.path());
+    assert_eq!(untrusted.status.code(), Some(1));
+    assert!(text(&untrusted.stderr).contains("rule: untrusted-measure"), "{}", text(&untrusted.stderr));
+    let trusted = zicht(&["query", "--trusted", sql], home.path());
+    assert!(trusted.status.success(), "{}", text(&trusted.stderr));
+}
+
+#[test]
+fn serving_beyond_loopback_needs_a_configured_secret() {
+    let home = tempfile::tempdir().unwrap();
+    let serve = zicht(&["serve", "--listen", "0.0.0.0", "--port", "0"], home.path());
+    assert_eq!(serve.status.code(), Some(1));
+    let stderr = text(&serve.stderr);
+    assert!(stderr.contains("without a configured secret key"), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
 }

@@ -103,7 +103,8 @@ impl Sides<'_> {
                  so that no row is repeated",
             );
         }
-        let mut rows = Rows { units: Vec::new(), tables: Vec::new(), conditions: Vec::new(), pending: None };
+        let mut rows =
+            Rows { units: Vec::new(), tables: Vec::new(), conditions: Vec::new(), pending: None, repeats: true };
         for (out, input) in [(left_out, left), (right_out, right)] {
             if out {
                 rows.units.extend(input.units.iter().cloned());
@@ -133,6 +134,11 @@ impl Sides<'_> {
         if untrusted && keys.is_empty() {
             return reject("untrusted-join", "at the untrusted level a public table is joined on its key");
         }
+        let on_key = !keys.is_empty()
+            && keys.iter().any(|(left, right)| {
+                let theirs = if side == Side::Left { right } else { left };
+                is_table_key(self.origin(other, theirs))
+            });
         let (left_out, right_out) = outputs(self.join.join_type).unwrap_or((false, false));
         let protected_out = if side == Side::Left { left_out } else { right_out };
         if !protected_out {
@@ -149,7 +155,10 @@ impl Sides<'_> {
         if untrusted && public_kept && preserves_public {
             return reject("untrusted-join", "at the untrusted level a join keeps the protected rows (INNER or LEFT)");
         }
-        Ok(rows.clone())
+        // A join on the public table's key matches each protected row at most once; any other
+        // join, or extra conditions, may repeat it.
+        let repeats = rows.repeats || !on_key || !non_equi_conditions(self.join).is_empty();
+        Ok(Rows { repeats, ..rows.clone() })
     }
 }
 

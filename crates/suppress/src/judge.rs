@@ -8,44 +8,51 @@
 use datafusion::common::HashMap;
 use zicht_catalog::SuppressionParams;
 
-use crate::aggregate::{Cell, Measure, NO_UNIT, Spec, Tally};
-use crate::noise::{round_count, snap_up_125, unit_set_key};
+use crate::aggregate::{Measure, MeasureSpec, Spec};
+use crate::cell::{Cell, ColumnSummary, Contributes, NO_UNIT, SCALE_CONTRIBUTORS, Totals, alike};
+use crate::noise::{NoiseSeeds, round_count, snap_up_125, unit_set_key};
 
-/// Contributors whose largest values set the noise scale of sums and means.
-const SCALE_CONTRIBUTORS: usize = 5;
-/// Values closer together than this share of their magnitude count as identical.
-const IDENTICAL_RELATIVE: f64 = 1e-3;
-
-/// The released value of a cell, or None when a rule suppresses it.
-pub(crate) fn judge(spec: &Spec, cell: &Cell) -> Option<f64> {
-    let contributes = |t: &Tally| match spec.measure {
-        Measure::Cell => true,
-        Measure::Sum => t.rows > 0 && t.contribution != 0.0,
-        _ => t.rows > 0,
+/// The released value of measure `m` of a cell, or None when a rule suppresses it.
+pub(crate) fn judge(spec: &Spec, cell: &Cell, m: usize) -> Option<f64> {
+    let measure = &spec.measures[m];
+    let contributes = match measure.measure {
+        Measure::Cell => Contributes::Seen,
+        Measure::Sum => Contributes::Nonzero,
+        _ => Contributes::Included,
     };
-    let units = cell_units_key(spec, cell, contributes);
+    let columns: Vec<ColumnSummary> =
+        (0..spec.shape.entities.len()).map(|c| cell.summary(&spec.shape, c, m, contributes, &spec.keyer)).collect();
+    let mut keys: Vec<_> = spec.shape.entities.iter().zip(&columns).map(|(e, s)| (*e, s.contributor_keys)).collect();
+    let units = unit_set_key(&mut keys);
     let threshold = u64::from(spec.params.k) + spec.keyer.threshold_extra(units);
-    let contributors: Vec<u64> =
-        cell.units.iter().map(|column| column.values().filter(|t| contributes(t)).count() as u64).collect();
-    if contributors.is_empty() || contributors.iter().any(|&n| n < threshold) {
+    if columns.is_empty() || columns.iter().any(|s| s.contributors < threshold) {
         return None;
     }
-    let judged =
-        Judged { spec, cell, units, threshold, params: stricter(&spec.params, spec.keyer.dominance_factor(units)) };
-    match spec.measure {
+    let judged = Judged {
+        spec,
+        measure,
+        totals: &cell.totals[m],
+        columns: &columns,
+        units,
+        threshold,
+        params: stricter(&spec.params, spec.keyer.dominance_factor(units)),
+    };
+    match measure.measure {
         Measure::Cell => Some(1.0),
         Measure::Count => judged.count(),
-        Measure::CountUnits(column) => judged.count_units(column, contributors[column]),
+        Measure::CountUnits(column) => judged.count_units(column),
         Measure::Sum => judged.sum(),
         Measure::Avg => judged.avg(),
         Measure::Quantile(fraction) => judged.quantile(fraction),
     }
 }
 
-/// A cell that passed the threshold, with what the remaining rules need.
+/// A cell that passed the threshold for one measure, with what the remaining rules need.
 struct Judged<'a> {
     spec: &'a Spec,
-    cell: &'a Cell,
+    measure: &'a MeasureSpec,
+    totals: &'a Totals,
+    columns: &'a [ColumnSummary],
     /// Key of the contributing unit set.
     units: u64,
     threshold: u64,
@@ -55,77 +62,70 @@ struct Judged<'a> {
 
 impl Judged<'_> {
     fn count(&self) -> Option<f64> {
-        let complement_ok = self.cell.units.iter().all(|units| complement_ok(units, self.spec.params.k));
-        let rows_dominated = self
-            .cell
-            .units
-            .iter()
-            .any(|units| dominated(units.values().map(|t| f64::from(t.rows)), &self.params, false));
-        (complement_ok && !rows_dominated).then(|| self.rounded(self.cell.rows as i64))
+        let k = u64::from(self.spec.params.k);
+        let complement_ok = self.columns.iter().all(|s| complement_ok(s.complement, k));
+        let rows_dominated = self.columns.iter().any(|s| dominated(&s.top_rows, s.total_rows, &self.params, false));
+        (complement_ok && !rows_dominated).then(|| self.rounded(self.totals.rows as i64))
     }
 
     /// count(DISTINCT unit): the units left out by a FILTER or a NULL value form a complement too.
-    fn count_units(&self, column: usize, contributors: u64) -> Option<f64> {
-        complement_ok(&self.cell.units[column], self.spec.params.k).then(|| self.rounded(contributors as i64))
+    fn count_units(&self, column: usize) -> Option<f64> {
+        let summary = &self.columns[column];
+        complement_ok(summary.complement, u64::from(self.spec.params.k))
+            .then(|| self.rounded(summary.contributors as i64))
     }
 
     fn rounded(&self, count: i64) -> f64 {
-        round_count(count + self.count_noise(&self.spec.seeds, count), self.spec.params.rounding_base) as f64
+        round_count(count + self.count_noise(&self.measure.seeds, count), self.spec.params.rounding_base) as f64
     }
 
-    fn count_noise(&self, seeds: &crate::noise::NoiseSeeds, count: i64) -> i64 {
+    fn count_noise(&self, seeds: &NoiseSeeds, count: i64) -> i64 {
         self.spec.keyer.count_noise(seeds, self.units, count)
     }
 
     fn sum(&self) -> Option<f64> {
-        let k = self.spec.params.k as usize;
-        for units in &self.cell.units {
-            let contributions = || units.values().filter(|t| t.rows > 0).map(|t| t.contribution);
-            if identical(contributions()) || dominated(contributions().map(f64::abs), &self.params, true) {
+        let k = u64::from(self.spec.params.k);
+        for s in self.columns {
+            if s.alike || dominated(&s.top, s.total_abs, &self.params, true) {
                 return None;
             }
             // A sum of 0/c values counts the units having something; those without it must be a
             // group of at least k too (and a 100% share is group disclosure).
-            if self.cell.two_valued && units.values().filter(|t| t.contribution == 0.0).count() < k {
+            if self.totals.two_valued && s.with_zero + s.complement < k {
                 return None;
             }
         }
-        if self.cell.two_valued {
-            let having = (self.cell.sum / self.cell.nonzero).round() as i64;
-            return Some(self.cell.nonzero * self.rounded(having));
+        if self.totals.two_valued {
+            let having = (self.totals.sum / self.totals.nonzero).round() as i64;
+            return Some(self.totals.nonzero * self.rounded(having));
         }
-        Some(self.cell.sum + self.noise_scale() * self.spec.keyer.magnitude_noise(&self.spec.seeds, self.units))
+        Some(self.totals.sum + self.noise_scale() * self.spec.keyer.magnitude_noise(&self.measure.seeds, self.units))
     }
 
     /// A mean is a noisy sum over a noisy row count: never the exact count, never an exact total.
     fn avg(&self) -> Option<f64> {
-        let cell = self.cell;
-        let k = self.spec.params.k as usize;
-        if cell.rows == 0 || alike(cell.min, cell.max) {
+        let totals = self.totals;
+        let k = u64::from(self.spec.params.k);
+        if totals.rows == 0 || alike(totals.min, totals.max) {
             // All values (nearly) the same: the mean tells every unit's value (group disclosure).
             return None;
         }
-        for units in &cell.units {
-            let contributing = || units.values().filter(|t| t.rows > 0);
-            if dominated(contributing().map(|t| t.contribution.abs()), &self.params, true) {
+        for s in self.columns {
+            if dominated(&s.top, s.total_abs, &self.params, true) {
                 return None;
             }
-            if cell.two_valued {
-                let with = contributing().filter(|t| t.contribution != 0.0).count();
-                let without = contributing().filter(|t| t.contribution == 0.0).count();
-                if with < k || without < k {
-                    return None;
-                }
+            if totals.two_valued && (s.with_nonzero < k || s.with_zero < k) {
+                return None;
             }
         }
         let keyer = &self.spec.keyer;
-        let sum = if cell.two_valued {
-            let having = (cell.sum / cell.nonzero).round() as i64;
-            cell.nonzero * (having + self.count_noise(&self.spec.seeds, having)) as f64
+        let sum = if totals.two_valued {
+            let having = (totals.sum / totals.nonzero).round() as i64;
+            totals.nonzero * (having + self.count_noise(&self.measure.seeds, having)) as f64
         } else {
-            cell.sum + self.noise_scale() * keyer.magnitude_noise(&self.spec.seeds, self.units)
+            totals.sum + self.noise_scale() * keyer.magnitude_noise(&self.measure.seeds, self.units)
         };
-        let rows = (cell.rows as i64 + self.count_noise(&self.spec.count_seeds, cell.rows as i64)).max(1);
+        let rows = (totals.rows as i64 + self.count_noise(&self.measure.count_seeds, totals.rows as i64)).max(1);
         Some(sum / rows as f64)
     }
 
@@ -134,17 +134,11 @@ impl Judged<'_> {
     /// neither escapes the noise nor can be read off its size.
     fn noise_scale(&self) -> f64 {
         let scale = self
-            .cell
-            .units
+            .columns
             .iter()
-            .map(|units| {
-                let mut top: Vec<f64> = units.values().filter(|t| t.rows > 0).map(|t| t.contribution.abs()).collect();
-                let n = top.len().min(SCALE_CONTRIBUTORS);
-                if n == 0 {
-                    return 0.0;
-                }
-                top.select_nth_unstable_by(n - 1, |a, b| b.total_cmp(a));
-                top[..n].iter().sum::<f64>() / n as f64
+            .map(|s| {
+                let top = &s.top[..s.top.len().min(SCALE_CONTRIBUTORS)];
+                if top.is_empty() { 0.0 } else { top.iter().sum::<f64>() / top.len() as f64 }
             })
             .fold(0.0, f64::max);
         snap_up_125(scale)
@@ -154,15 +148,18 @@ impl Judged<'_> {
     /// the threshold of distinct units of every unit column, none of which holds more than the
     /// single-unit share of the window; never one unit's value, however many rows it has.
     fn quantile(&self, fraction: f64) -> Option<f64> {
-        let cell = self.cell;
-        let window = QuantileWindow::around(cell, fraction, self.threshold as usize, &self.params)?;
-        let values: Vec<f64> = window.rows.iter().map(|&i| cell.values[i]).collect();
-        for column in &cell.value_ids {
+        let totals = self.totals;
+        let window = QuantileWindow::around(totals, fraction, self.threshold as usize, &self.params)?;
+        let values: Vec<f64> = window.rows.iter().map(|&i| totals.values[i]).collect();
+        for column in &totals.value_ids {
             let mut per_unit: HashMap<i64, f64> = HashMap::default();
             for &row in &window.rows {
-                *per_unit.entry(column[row]).or_default() += cell.values[row].abs();
+                *per_unit.entry(column[row]).or_default() += totals.values[row].abs();
             }
-            if dominated(per_unit.into_values(), &self.params, true) {
+            let total: f64 = per_unit.values().sum();
+            let mut top: Vec<f64> = per_unit.into_values().collect();
+            top.sort_by(|a, b| b.total_cmp(a));
+            if dominated(&top, total, &self.params, true) {
                 return None;
             }
         }
@@ -171,7 +168,7 @@ impl Judged<'_> {
             return None;
         }
         let mean = values.iter().sum::<f64>() / values.len() as f64;
-        let noise = self.spec.keyer.magnitude_noise(&self.spec.seeds, self.units);
+        let noise = self.spec.keyer.magnitude_noise(&self.measure.seeds, self.units);
         Some(mean + (high - low) / 4.0 * noise)
     }
 }
@@ -184,7 +181,7 @@ struct QuantileWindow {
 impl QuantileWindow {
     /// Grows a window outwards from the quantile's position, one row at a time on alternating
     /// sides, until it satisfies [`QuantileWindow::holds`]; None if even all rows do not.
-    fn around(cell: &Cell, fraction: f64, threshold: usize, params: &SuppressionParams) -> Option<QuantileWindow> {
+    fn around(cell: &Totals, fraction: f64, threshold: usize, params: &SuppressionParams) -> Option<QuantileWindow> {
         let n = cell.values.len();
         if n == 0 {
             return None;
@@ -235,23 +232,6 @@ impl QuantileWindow {
     }
 }
 
-/// The key of the contributing unit set: per unit column the wrapping sum of its units' keys.
-fn cell_units_key(spec: &Spec, cell: &Cell, contributes: impl Fn(&Tally) -> bool) -> u64 {
-    let mut columns: Vec<_> = cell
-        .units
-        .iter()
-        .zip(&spec.entities)
-        .map(|(units, entity)| {
-            let key = units
-                .iter()
-                .filter(|(_, t)| contributes(t))
-                .fold(0u64, |acc, (id, _)| acc.wrapping_add(spec.keyer.unit_key(*entity, *id)));
-            (*entity, key)
-        })
-        .collect();
-    unit_set_key(&mut columns)
-}
-
 /// The catalog's limits made stricter by `factor` (in (0.9, 1]).
 fn stricter(params: &SuppressionParams, factor: f64) -> SuppressionParams {
     SuppressionParams {
@@ -265,47 +245,27 @@ fn stricter(params: &SuppressionParams, factor: f64) -> SuppressionParams {
 /// Units seen in the cell whose rows were all excluded (by FILTER, a NULL value or a CASE without
 /// ELSE) form the complement of the released count: it must be empty or hold at least k units,
 /// or `count(*) - count(x)` would describe fewer than k units.
-fn complement_ok(units: &HashMap<i64, Tally>, k: u32) -> bool {
-    let complement = units.values().filter(|t| t.rows == 0).count();
-    complement == 0 || complement >= k as usize
+fn complement_ok(complement: u64, k: u64) -> bool {
+    complement == 0 || complement >= k
 }
 
-/// Whether two extremes are so close that every value between them is as good as known.
-fn alike(low: f64, high: f64) -> bool {
-    high - low <= IDENTICAL_RELATIVE * low.abs().max(high.abs())
-}
-
-fn identical(mut values: impl Iterator<Item = f64>) -> bool {
-    let Some(first) = values.next() else { return true };
-    let (low, high) = values.fold((first, first), |(l, h), v| (l.min(v), h.max(v)));
-    alike(low, high)
-}
-
-/// The single-unit share rule, (n,k) dominance and, for magnitudes, the p% rule, on per-unit totals.
-fn dominated(totals: impl Iterator<Item = f64>, params: &SuppressionParams, p_rule: bool) -> bool {
-    let mut top = vec![0.0f64; params.dominance_n.max(2) as usize];
-    let mut total = 0.0;
-    for value in totals {
-        total += value;
-        if value > top[top.len() - 1] {
-            top.pop();
-            let at = top.partition_point(|&t| t >= value);
-            top.insert(at, value);
-        }
-    }
+/// The single-unit share rule, (n,k) dominance and, for magnitudes, the p% rule, on the largest
+/// per-unit totals (`top`, descending) and the total of all units.
+fn dominated(top: &[f64], total: f64, params: &SuppressionParams, p_rule: bool) -> bool {
     if total <= 0.0 {
         return false;
     }
-    if top[0] > params.max_unit_share / 100.0 * total {
+    let nth = |i: usize| top.get(i).copied().unwrap_or(0.0);
+    if nth(0) > params.max_unit_share / 100.0 * total {
         return true;
     }
-    let top_n: f64 = top.iter().take(params.dominance_n as usize).sum();
+    let top_n: f64 = (0..params.dominance_n as usize).map(nth).sum();
     if top_n > params.dominance_k / 100.0 * total {
         return true;
     }
     // p%: the runner-up knows its own value and the total, so it estimates the largest as
     // total - x2; that estimate must be off by at least p% of the largest.
-    p_rule && total - top[0] - top[1] < params.p_percent / 100.0 * top[0]
+    p_rule && total - nth(0) - nth(1) < params.p_percent / 100.0 * nth(0)
 }
 
 #[cfg(test)]
@@ -316,23 +276,34 @@ mod tests {
         SuppressionParams::default()
     }
 
+    /// The largest values, descending, and the total, as the summaries give them.
+    fn totals(values: &[f64]) -> (Vec<f64>, f64) {
+        let mut top = values.to_vec();
+        top.sort_by(|a, b| b.total_cmp(a));
+        top.truncate(5);
+        (top, values.iter().sum())
+    }
+
     #[test]
     fn one_owner_with_sixty_percent_dominates() {
-        let mut totals = vec![600.0];
-        totals.extend(std::iter::repeat_n(400.0 / 20.0, 20));
-        assert!(dominated(totals.into_iter(), &params(), true));
+        let mut values = vec![600.0];
+        values.extend(std::iter::repeat_n(400.0 / 20.0, 20));
+        let (top, total) = totals(&values);
+        assert!(dominated(&top, total, &params(), true));
     }
 
     #[test]
     fn one_unit_with_most_rows_dominates_a_count() {
         let mut rows = vec![50.0];
         rows.extend(std::iter::repeat_n(1.0, 20));
-        assert!(dominated(rows.into_iter(), &params(), false));
+        let (top, total) = totals(&rows);
+        assert!(dominated(&top, total, &params(), false));
     }
 
     #[test]
     fn an_even_spread_is_not_dominated() {
-        assert!(!dominated(std::iter::repeat_n(10.0, 30), &params(), true));
+        let (top, total) = totals(&[10.0; 30]);
+        assert!(!dominated(&top, total, &params(), true));
     }
 
     #[test]
@@ -340,35 +311,26 @@ mod tests {
         // With (2, 85%) the p% rule at 10% is implied; with dominance relaxed it still protects:
         // the top two hold 94.5%, the rest (5.5) is under 10% of the largest (90).
         let relaxed = SuppressionParams { dominance_k: 99.0, max_unit_share: 100.0, ..params() };
-        let mut totals = vec![90.0, 4.5];
-        totals.extend(std::iter::repeat_n(0.5, 11));
-        assert!(!dominated(totals.clone().into_iter(), &relaxed, false));
-        assert!(dominated(totals.into_iter(), &relaxed, true));
+        let mut values = vec![90.0, 4.5];
+        values.extend(std::iter::repeat_n(0.5, 11));
+        let (top, total) = totals(&values);
+        assert!(!dominated(&top, total, &relaxed, false));
+        assert!(dominated(&top, total, &relaxed, true));
     }
 
     #[test]
     fn jittered_values_are_still_alike() {
-        assert!(identical([2.0, 2.000001, 2.0000003].into_iter()));
-        assert!(!identical([1950.0, 1961.0].into_iter()));
+        assert!(alike(2.0, 2.000001));
+        assert!(!alike(1950.0, 1961.0));
     }
 
-    fn cell_of(rows: &[(f64, i64)]) -> Cell {
-        let mut cell = Cell {
-            units: vec![HashMap::default()],
-            rows: 0,
-            sum: 0.0,
-            min: f64::INFINITY,
-            max: f64::NEG_INFINITY,
-            nonzero: f64::NAN,
-            two_valued: false,
-            values: Vec::new(),
-            value_ids: vec![Vec::new()],
-        };
+    fn totals_of(rows: &[(f64, i64)]) -> Totals {
+        let mut totals = Totals::new(1);
         for &(value, unit) in rows {
-            cell.values.push(value);
-            cell.value_ids[0].push(unit);
+            totals.values.push(value);
+            totals.value_ids[0].push(unit);
         }
-        cell
+        totals
     }
 
     #[test]
@@ -378,16 +340,16 @@ mod tests {
         let mut rows: Vec<(f64, i64)> = (0..101).map(|_| (500.0, 1)).collect();
         rows.extend((0..60).map(|i| (100.0 + i as f64, 100 + i)));
         rows.extend((0..60).map(|i| (900.0 + i as f64, 200 + i)));
-        let cell = cell_of(&rows);
-        let window = QuantileWindow::around(&cell, 0.5, 10, &params()).unwrap();
+        let totals = totals_of(&rows);
+        let window = QuantileWindow::around(&totals, 0.5, 10, &params()).unwrap();
         assert!(window.rows.len() >= 202, "{}", window.rows.len());
-        let distinct: std::collections::HashSet<i64> = window.rows.iter().map(|&r| cell.value_ids[0][r]).collect();
+        let distinct: std::collections::HashSet<i64> = window.rows.iter().map(|&r| totals.value_ids[0][r]).collect();
         assert!(distinct.len() >= 10);
     }
 
     #[test]
     fn a_quantile_of_too_few_units_has_no_window() {
-        let cell = cell_of(&[(1.0, 1), (2.0, 2), (3.0, 1)]);
-        assert!(QuantileWindow::around(&cell, 0.5, 10, &params()).is_none());
+        let totals = totals_of(&[(1.0, 1), (2.0, 2), (3.0, 1)]);
+        assert!(QuantileWindow::around(&totals, 0.5, 10, &params()).is_none());
     }
 }

@@ -18,6 +18,7 @@
 
 mod access;
 mod aggregate;
+mod cell;
 mod error;
 mod expression;
 mod guard;
@@ -28,6 +29,7 @@ mod measure;
 mod noise;
 mod rule;
 mod safe_expr;
+mod state;
 mod table;
 mod untrusted;
 
@@ -37,7 +39,7 @@ use datafusion::optimizer::AnalyzerRule;
 use datafusion::physical_optimizer::PhysicalOptimizerRule;
 
 pub use access::AccessLevel;
-pub use aggregate::{CellCounters, Measure, ProtectAggregate, Question};
+pub use aggregate::{CellCounters, Measure, MeasureSpec, ProtectAggregate, Question};
 pub use error::SuppressionError;
 pub use guard::{ProtectionGuard, cell_counts, questions, reads_protected, verify_released};
 pub use noise::{CellKeyer, NoiseSeeds};

@@ -78,6 +78,9 @@ pub(crate) struct Rows {
     /// An operation that may not run below an aggregate (ORDER BY, LIMIT, DISTINCT, a window):
     /// refused with its rule if an aggregate follows, as row-level output if none does.
     pub pending: Option<Refusal>,
+    /// Whether a join may have repeated a table's rows (a join to protected rows, or to a public
+    /// table not on its key). Without one, a key unit column still holds one row per unit.
+    pub repeats: bool,
 }
 
 #[derive(Debug, Clone)]

@@ -15,7 +15,7 @@ use datafusion::logical_expr::{AggregateUDF, Expr, SortExpr, lit};
 use zicht_catalog::SuppressionParams;
 
 use crate::access::AccessLevel;
-use crate::aggregate::{Measure, ProtectAggregate, Question};
+use crate::aggregate::{Measure, MeasureSpec, ProtectAggregate, Question};
 use crate::error::reject;
 use crate::expression::{check_value, is_literal, make_safe, make_safe_predicate, strip_casts};
 use crate::lineage::{Origin, Rows, canonical_text, origin_of, strip_alias};
@@ -51,6 +51,8 @@ pub(crate) struct AggregateCalls<'a> {
     tables: String,
     described: Vec<Described>,
     question: Option<Question>,
+    /// Per unit column: whether it holds one row per unit (the table's key, no repeating join).
+    streamed: Vec<bool>,
 }
 
 impl<'a> AggregateCalls<'a> {
@@ -66,43 +68,34 @@ impl<'a> AggregateCalls<'a> {
         let described = calls.iter().map(|call| context.describe(call)).collect::<Result<Vec<_>>>()?;
         let question =
             (rule.level() == AccessLevel::Untrusted).then(|| question(rows, &context.tables, &keys, &described));
-        Ok(AggregateCalls { rule, rows, params: rows.params(), tables: context.tables, described, question })
+        let streamed = rows.units.iter().map(|u| !rows.repeats && is_key(schema, origins, &u.column)).collect();
+        Ok(AggregateCalls { rule, rows, params: rows.params(), tables: context.tables, described, question, streamed })
     }
 
-    /// The protecting aggregate of the `index`-th call.
-    pub fn protect(&self, index: usize, return_type: &DataType) -> Expr {
-        self.build(&self.described[index], return_type)
-    }
-
-    /// The hidden aggregate that says whether a group may be shown.
-    pub fn cell(&self) -> Expr {
-        let cell = Described {
-            measure: Measure::Cell,
-            value: lit(1.0),
-            include: lit(true),
-            text: format!("cell over {}", self.tables),
-            count_text: String::new(),
-            conditions: self.rows.conditions.clone(),
-        };
-        self.build(&cell, &DataType::Boolean)
-    }
-
-    fn build(&self, described: &Described, return_type: &DataType) -> Expr {
+    /// The one protecting aggregation of all calls (with `return_types`), and when `grouped` the
+    /// hidden flag that says whether a group may be shown, as its last field.
+    pub fn protect(&self, return_types: &[DataType], grouped: bool) -> Expr {
+        let mut measures: Vec<MeasureSpec> =
+            self.described.iter().zip(return_types).map(|(d, t)| d.spec(t.clone())).collect();
+        let mut args: Vec<Expr> = self.described.iter().flat_map(|d| [d.value.clone(), d.include.clone()]).collect();
+        if grouped {
+            let cell = Described {
+                measure: Measure::Cell,
+                value: lit(1.0),
+                include: lit(true),
+                text: format!("cell over {}", self.tables),
+                count_text: String::new(),
+                conditions: self.rows.conditions.clone(),
+            };
+            measures.push(cell.spec(DataType::Boolean));
+            args.extend([cell.value, cell.include]);
+        }
         let entities = self.rows.units.iter().map(|u| u.entity).collect();
-        let seeds = NoiseSeeds::from_texts(&described.text, &described.conditions);
-        let count_seeds = NoiseSeeds::from_texts(&described.count_text, &described.conditions);
-        let mut udaf = ProtectAggregate::new(
-            described.measure,
-            entities,
-            self.params,
-            self.rule.keyer().clone(),
-            return_type.clone(),
-        )
-        .with_noise(seeds, count_seeds);
+        let mut udaf =
+            ProtectAggregate::new(measures, entities, self.streamed.clone(), self.params, self.rule.keyer().clone());
         if let Some(question) = &self.question {
             udaf = udaf.with_question(question.clone());
         }
-        let mut args = vec![described.value.clone(), described.include.clone()];
         args.extend(
             self.rows
                 .units
@@ -118,6 +111,22 @@ impl<'a> AggregateCalls<'a> {
             None,
         ))
     }
+}
+
+impl Described {
+    fn spec(&self, return_type: DataType) -> MeasureSpec {
+        MeasureSpec {
+            measure: self.measure,
+            return_type,
+            seeds: NoiseSeeds::from_texts(&self.text, &self.conditions),
+            count_seeds: NoiseSeeds::from_texts(&self.count_text, &self.conditions),
+        }
+    }
+}
+
+/// Whether `column` is its table's key (one distinct value per row).
+fn is_key(schema: &DFSchema, origins: &[Origin], column: &datafusion::common::Column) -> bool {
+    origin_of(schema, origins, column).and_then(Origin::catalog).is_some_and(|(table, name)| table.key() == Some(name))
 }
 
 /// The question an aggregation asks, for the untrusted user's budget.

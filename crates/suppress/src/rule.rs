@@ -16,6 +16,7 @@ use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
 use datafusion::common::{Column, DFSchema, TableReference};
 use datafusion::datasource::TableType;
 use datafusion::error::Result;
+use datafusion::functions::core::expr_fn::get_field;
 use datafusion::logical_expr::utils::split_conjunction;
 use datafusion::logical_expr::{
     Aggregate, BinaryExpr, Distinct, Expr, Filter, Join, LogicalPlan, Operator, Projection, SubqueryAlias,
@@ -35,8 +36,9 @@ use crate::noise::CellKeyer;
 use crate::table::ProtectedTable;
 use crate::untrusted;
 
-/// Name of the hidden column that says whether a group may be shown.
-const CELL_COLUMN: &str = "__zicht_cell";
+/// Name of the hidden column that holds the protecting aggregation's released cells (a struct with a
+/// field per measure, and last, when grouped, whether the group may be shown).
+const CELLS_COLUMN: &str = "__zicht_cells";
 /// Prefix of the hidden columns that carry unit ids through projections that drop them.
 const UNIT_COLUMN_PREFIX: &str = "__zicht_unit_";
 
@@ -273,29 +275,34 @@ impl ProtectRule {
             keys.push(GroupKey { canonical: origin.canonical });
         }
         let calls = AggregateCalls::new(self, &rows, &schema, &input.origins, keys, &aggregate.aggr_expr)?;
-        let mut aggr_expr = Vec::with_capacity(aggregate.aggr_expr.len() + 1);
-        for i in 0..aggregate.aggr_expr.len() {
-            let (qualifier, field) = aggregate.schema.qualified_field(group_count + i);
-            aggr_expr.push(keep_name(calls.protect(i, field.data_type()), qualifier, field.name()));
-        }
         let grouped = group_count > 0;
-        if grouped {
-            aggr_expr.push(calls.cell().alias(CELL_COLUMN));
-        }
-        let rewritten = LogicalPlan::Aggregate(Aggregate::try_new(aggregate.input, group_expr, aggr_expr)?);
-        if !grouped {
-            let origins = origins_of(&rewritten, &[]);
-            return Ok((rewritten, Lineage { kind: Kind::Released, origins }));
-        }
-        // Groups that fail the threshold are dropped whole: their keys alone could single out a unit.
-        let schema = Arc::clone(rewritten.schema());
-        let shown = Filter::try_new(Expr::Column(Column::from_name(CELL_COLUMN)), Arc::new(rewritten))?;
-        let columns = schema
-            .iter()
-            .take(schema.fields().len() - 1)
-            .map(|(qualifier, field)| Expr::Column(Column::from((qualifier, field))))
+        let return_types: Vec<DataType> = (0..aggregate.aggr_expr.len())
+            .map(|i| aggregate.schema.field(group_count + i).data_type().clone())
             .collect();
-        let projection = LogicalPlan::Projection(Projection::try_new(columns, Arc::new(LogicalPlan::Filter(shown)))?);
+        let protected = calls.protect(&return_types, grouped).alias(CELLS_COLUMN);
+        let rewritten =
+            Arc::new(LogicalPlan::Aggregate(Aggregate::try_new(aggregate.input, group_expr, vec![protected])?));
+        let cells = || Expr::Column(Column::from_name(CELLS_COLUMN));
+        // Groups that fail the threshold are dropped whole: their keys alone could single out a unit.
+        let input = match grouped {
+            true => {
+                let shown = get_field(cells(), format!("m{}", return_types.len()));
+                Arc::new(LogicalPlan::Filter(Filter::try_new(shown, rewritten)?))
+            }
+            false => rewritten,
+        };
+        // The aggregation's own output: the group keys, then each measure's field of the cells.
+        let mut columns: Vec<Expr> = (0..group_count)
+            .map(|i| {
+                let (qualifier, field) = aggregate.schema.qualified_field(i);
+                Expr::Column(Column::from((qualifier, field)))
+            })
+            .collect();
+        for i in 0..return_types.len() {
+            let (qualifier, field) = aggregate.schema.qualified_field(group_count + i);
+            columns.push(get_field(cells(), format!("m{i}")).alias_qualified(qualifier.cloned(), field.name()));
+        }
+        let projection = LogicalPlan::Projection(Projection::try_new(columns, input)?);
         let origins = origins_of(&projection, &[]);
         Ok((projection, Lineage { kind: Kind::Released, origins }))
     }
@@ -354,7 +361,7 @@ fn free_node(plan: LogicalPlan, lineages: &[Lineage]) -> (LogicalPlan, Lineage) 
                 .units()
                 .map(|(entity, column)| Unit { entity, column: Column::new(Some(scan.table_name.clone()), column) })
                 .collect();
-            let rows = Rows { units, tables: vec![definition], conditions: Vec::new(), pending: None };
+            let rows = Rows { units, tables: vec![definition], conditions: Vec::new(), pending: None, repeats: false };
             return (plan, Lineage { kind: Kind::Protected(rows), origins });
         }
         // A view's rows are released cells: the saved queries run through protection themselves.
@@ -488,5 +495,5 @@ pub(crate) fn keep_name(expr: Expr, qualifier: Option<&TableReference>, name: &s
     }
 }
 
-/// The type a protecting aggregate takes its value in.
+/// The type a protecting aggregate takes its values in.
 pub(crate) const VALUE_TYPE: DataType = DataType::Float64;

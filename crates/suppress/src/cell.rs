@@ -1,0 +1,441 @@
+//! What a protecting aggregation knows about one cell (one group), for all of its measures at once.
+//!
+//! Per unit column it keeps what the rules need to judge each measure:
+//!
+//! - for a column that holds one row per unit (the table's key, with no join that repeats rows:
+//!   `basis.persoon.persoon_id`), running summaries only: counts, the sum of unit keys, the largest
+//!   contributions. Constant memory, no hash map.
+//! - for any other unit column (households, the persons of an event table), a tally per unit and
+//!   measure: one hash map for the whole aggregation, however many measures it has.
+//!
+//! Per measure it keeps the totals over included rows, and for quantiles the values themselves.
+//! [`Cell::summary`] reduces a unit column to the [`ColumnSummary`] that `judge` works on.
+
+use datafusion::common::HashMap;
+use zicht_catalog::EntityType;
+
+use crate::noise::CellKeyer;
+
+/// How many of the largest per-unit contributions a summary keeps at least: the noise scale is
+/// the mean of the five largest; dominance needs the top n (the catalog's `dominance_n`).
+pub(crate) const SCALE_CONTRIBUTORS: usize = 5;
+
+/// What one unit contributed to one measure of a cell.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Tally {
+    pub contribution: f64,
+    pub rows: u32,
+}
+
+/// Running summaries of one measure over a column with one row per unit (every row a unit).
+#[derive(Debug, Clone)]
+pub(crate) struct Streamed {
+    /// Units with an included row, and the wrapping sum of their keys.
+    pub included: u64,
+    pub included_keys: u64,
+    /// Included units with a non-zero value, and the wrapping sum of their keys (a sum's
+    /// contributors).
+    pub nonzero: u64,
+    pub nonzero_keys: u64,
+    /// Units whose row was excluded (the complement of the measure).
+    pub excluded: u64,
+    /// The largest |value| of included units, descending.
+    pub top: Vec<f64>,
+    pub total_abs: f64,
+    /// Extremes of included values (all alike?).
+    pub min: f64,
+    pub max: f64,
+}
+
+impl Default for Streamed {
+    fn default() -> Self {
+        Streamed {
+            included: 0,
+            included_keys: 0,
+            nonzero: 0,
+            nonzero_keys: 0,
+            excluded: 0,
+            top: Vec::new(),
+            total_abs: 0.0,
+            min: f64::INFINITY,
+            max: f64::NEG_INFINITY,
+        }
+    }
+}
+
+impl Streamed {
+    fn add(&mut self, key: u64, value: Option<f64>, top: usize) {
+        let Some(v) = value else {
+            self.excluded += 1;
+            return;
+        };
+        self.included += 1;
+        self.included_keys = self.included_keys.wrapping_add(key);
+        if v != 0.0 {
+            self.nonzero += 1;
+            self.nonzero_keys = self.nonzero_keys.wrapping_add(key);
+        }
+        push_top(&mut self.top, v.abs(), top);
+        self.total_abs += v.abs();
+        self.min = self.min.min(v);
+        self.max = self.max.max(v);
+    }
+
+    pub fn merge(&mut self, other: &Streamed, top: usize) {
+        self.included += other.included;
+        self.included_keys = self.included_keys.wrapping_add(other.included_keys);
+        self.nonzero += other.nonzero;
+        self.nonzero_keys = self.nonzero_keys.wrapping_add(other.nonzero_keys);
+        self.excluded += other.excluded;
+        for &v in &other.top {
+            push_top(&mut self.top, v, top);
+        }
+        self.total_abs += other.total_abs;
+        self.min = self.min.min(other.min);
+        self.max = self.max.max(other.max);
+    }
+}
+
+/// Keeps the `limit` largest values, descending.
+pub(crate) fn push_top(top: &mut Vec<f64>, value: f64, limit: usize) {
+    if top.len() == limit && top.last().is_some_and(|&last| value <= last) {
+        return;
+    }
+    let at = top.partition_point(|&t| t >= value);
+    top.insert(at, value);
+    top.truncate(limit);
+}
+
+/// One unit column of a cell.
+#[derive(Debug, Clone)]
+pub(crate) enum Column {
+    /// One row per unit: summaries per measure.
+    Streamed(Vec<Streamed>),
+    /// Several rows per unit: the units in order of arrival, and per unit and measure a tally
+    /// (`tallies[unit * measures + measure]`). A unit is seen even when none of its rows is
+    /// included, so that complements can be counted.
+    Tallied { index: HashMap<i64, u32>, ids: Vec<i64>, tallies: Vec<Tally> },
+}
+
+/// Totals of one measure over its included rows.
+#[derive(Debug, Clone)]
+pub(crate) struct Totals {
+    pub rows: u64,
+    pub sum: f64,
+    pub min: f64,
+    pub max: f64,
+    /// The first non-zero included value (NaN before one is seen).
+    pub nonzero: f64,
+    /// True while every included value is 0 or `nonzero`: the measure is a count in disguise (a
+    /// share, or `sum(2 * flag)`).
+    pub two_valued: bool,
+    /// Included values, kept for quantiles only, with the unit ids of their rows per unit column.
+    pub values: Vec<f64>,
+    pub value_ids: Vec<Vec<i64>>,
+}
+
+impl Totals {
+    pub fn new(unit_columns: usize) -> Totals {
+        Totals {
+            rows: 0,
+            sum: 0.0,
+            min: f64::INFINITY,
+            max: f64::NEG_INFINITY,
+            nonzero: f64::NAN,
+            two_valued: true,
+            values: Vec::new(),
+            value_ids: vec![Vec::new(); unit_columns],
+        }
+    }
+
+    fn add(&mut self, v: f64) {
+        self.rows += 1;
+        self.sum += v;
+        self.min = self.min.min(v);
+        self.max = self.max.max(v);
+        self.see_value(v);
+    }
+
+    pub fn see_value(&mut self, v: f64) {
+        if v == 0.0 {
+            return;
+        }
+        if self.nonzero.is_nan() {
+            self.nonzero = v;
+        }
+        self.two_valued &= v == self.nonzero;
+    }
+
+    pub fn merge(&mut self, other: &Totals) {
+        self.rows += other.rows;
+        self.sum += other.sum;
+        self.min = self.min.min(other.min);
+        self.max = self.max.max(other.max);
+        self.two_valued &= other.two_valued;
+        if !other.nonzero.is_nan() {
+            self.see_value(other.nonzero);
+        }
+        self.values.extend_from_slice(&other.values);
+        for (mine, theirs) in self.value_ids.iter_mut().zip(&other.value_ids) {
+            mine.extend_from_slice(theirs);
+        }
+    }
+}
+
+/// Stands for "no unit of this column" in a row's unit ids (a NULL id); no real id takes it.
+pub(crate) const NO_UNIT: i64 = i64::MIN;
+
+/// Everything known about one cell.
+#[derive(Debug, Clone)]
+pub(crate) struct Cell {
+    pub columns: Vec<Column>,
+    pub totals: Vec<Totals>,
+}
+
+/// One row's inputs: per measure the included value (None when excluded), per unit column the id.
+pub(crate) struct Row<'a> {
+    pub values: &'a [Option<f64>],
+    pub ids: &'a [Option<i64>],
+}
+
+/// The shape of a cell: per unit column whether it has one row per unit, per measure whether it
+/// keeps values.
+#[derive(Debug, Clone)]
+pub(crate) struct Shape {
+    pub entities: Vec<EntityType>,
+    pub streamed: Vec<bool>,
+    pub keeps_values: Vec<bool>,
+    /// How many of the largest contributions a summary keeps.
+    pub top: usize,
+}
+
+impl Shape {
+    pub fn measures(&self) -> usize {
+        self.keeps_values.len()
+    }
+}
+
+impl Cell {
+    pub fn new(shape: &Shape) -> Cell {
+        let measures = shape.measures();
+        let columns = shape
+            .streamed
+            .iter()
+            .map(|&streamed| match streamed {
+                true => Column::Streamed(vec![Streamed::default(); measures]),
+                false => Column::Tallied { index: HashMap::default(), ids: Vec::new(), tallies: Vec::new() },
+            })
+            .collect();
+        Cell { columns, totals: (0..measures).map(|_| Totals::new(shape.entities.len())).collect() }
+    }
+
+    pub fn update(&mut self, shape: &Shape, keyer: &CellKeyer, row: &Row) {
+        let measures = row.values.len();
+        for ((column, id), entity) in self.columns.iter_mut().zip(row.ids).zip(&shape.entities) {
+            let Some(id) = *id else { continue };
+            match column {
+                Column::Streamed(streams) => {
+                    let key = keyer.unit_key(*entity, id);
+                    for (stream, value) in streams.iter_mut().zip(row.values) {
+                        stream.add(key, *value, shape.top);
+                    }
+                }
+                Column::Tallied { index, ids, tallies } => {
+                    let unit = *index.entry(id).or_insert_with(|| {
+                        ids.push(id);
+                        tallies.resize(tallies.len() + measures, Tally::default());
+                        (ids.len() - 1) as u32
+                    }) as usize;
+                    for (m, value) in row.values.iter().enumerate() {
+                        if let Some(v) = value {
+                            let tally = &mut tallies[unit * measures + m];
+                            tally.contribution += v;
+                            tally.rows += 1;
+                        }
+                    }
+                }
+            }
+        }
+        for (m, (totals, value)) in self.totals.iter_mut().zip(row.values).enumerate() {
+            let Some(v) = *value else { continue };
+            totals.add(v);
+            if shape.keeps_values[m] {
+                totals.values.push(v);
+                for (value_ids, id) in totals.value_ids.iter_mut().zip(row.ids) {
+                    value_ids.push(id.unwrap_or(NO_UNIT));
+                }
+            }
+        }
+    }
+
+    /// Adds the tallies of `unit` (from a partial state) to this cell's column `column`.
+    pub fn merge_tally(&mut self, column: usize, unit: i64, measure_tallies: impl Iterator<Item = Tally>) {
+        let Column::Tallied { index, ids, tallies } = &mut self.columns[column] else { return };
+        let measures = self.totals.len();
+        let at = *index.entry(unit).or_insert_with(|| {
+            ids.push(unit);
+            tallies.resize(tallies.len() + measures, Tally::default());
+            (ids.len() - 1) as u32
+        }) as usize;
+        for (m, tally) in measure_tallies.enumerate() {
+            let mine = &mut tallies[at * measures + m];
+            mine.contribution += tally.contribution;
+            mine.rows += tally.rows;
+        }
+    }
+
+    pub fn size(&self) -> usize {
+        let columns: usize = self
+            .columns
+            .iter()
+            .map(|c| match c {
+                Column::Streamed(s) => {
+                    s.iter().map(|s| size_of::<Streamed>() + s.top.capacity() * size_of::<f64>()).sum()
+                }
+                Column::Tallied { index, ids, tallies } => {
+                    index.capacity() * (size_of::<i64>() + size_of::<u32>() + 1)
+                        + ids.capacity() * size_of::<i64>()
+                        + tallies.capacity() * size_of::<Tally>()
+                }
+            })
+            .sum();
+        let totals: usize = self
+            .totals
+            .iter()
+            .map(|t| {
+                size_of::<Totals>()
+                    + t.values.capacity() * size_of::<f64>()
+                    + t.value_ids.iter().map(|v| v.capacity() * size_of::<i64>()).sum::<usize>()
+            })
+            .sum();
+        size_of::<Self>() + columns + totals
+    }
+}
+
+/// What a measure's rules need to know of one unit column of a cell.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ColumnSummary {
+    /// Contributing units (a sum's: non-zero contribution; other measures': an included row; the
+    /// cell flag's: every unit seen) and the wrapping sum of their keys.
+    pub contributors: u64,
+    pub contributor_keys: u64,
+    /// Units seen with no included row.
+    pub complement: u64,
+    /// Units with an included row, by whether their contribution is zero.
+    pub with_nonzero: u64,
+    pub with_zero: u64,
+    /// The largest |contribution| of units with an included row, descending, and their total.
+    pub top: Vec<f64>,
+    pub total_abs: f64,
+    /// Whether the contributions of units with an included row are all alike.
+    pub alike: bool,
+    /// The largest numbers of included rows of one unit, descending, and the total.
+    pub top_rows: Vec<f64>,
+    pub total_rows: f64,
+}
+
+/// Which units count as contributing to a measure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Contributes {
+    /// Every unit seen in the cell (the cell flag).
+    Seen,
+    /// Units with an included row.
+    Included,
+    /// Units with a non-zero contribution (sums).
+    Nonzero,
+}
+
+impl Cell {
+    /// The summary of unit column `column` for measure `measure`.
+    pub fn summary(
+        &self,
+        shape: &Shape,
+        column: usize,
+        measure: usize,
+        contributes: Contributes,
+        keyer: &CellKeyer,
+    ) -> ColumnSummary {
+        match &self.columns[column] {
+            Column::Streamed(streams) => streamed_summary(&streams[measure], contributes),
+            Column::Tallied { ids, tallies, .. } => {
+                let measures = self.totals.len();
+                let tallies = ids.iter().enumerate().map(|(u, id)| (*id, tallies[u * measures + measure]));
+                let entity = shape.entities[column];
+                tallied_summary(tallies, contributes, entity, keyer, shape.top)
+            }
+        }
+    }
+}
+
+fn streamed_summary(s: &Streamed, contributes: Contributes) -> ColumnSummary {
+    let (contributors, contributor_keys) = match contributes {
+        // Every row is a unit; the excluded ones were seen too (their keys are not kept: the cell
+        // flag is seeded by its units only through the threshold, which uses the included ones).
+        Contributes::Seen => (s.included + s.excluded, s.included_keys),
+        Contributes::Included => (s.included, s.included_keys),
+        Contributes::Nonzero => (s.nonzero, s.nonzero_keys),
+    };
+    ColumnSummary {
+        contributors,
+        contributor_keys,
+        complement: s.excluded,
+        with_nonzero: s.nonzero,
+        with_zero: s.included - s.nonzero,
+        top: s.top.clone(),
+        total_abs: s.total_abs,
+        alike: s.included == 0 || alike(s.min, s.max),
+        top_rows: if s.included > 0 { vec![1.0; s.included.min(2) as usize] } else { Vec::new() },
+        total_rows: s.included as f64,
+    }
+}
+
+fn tallied_summary(
+    tallies: impl Iterator<Item = (i64, Tally)>,
+    contributes: Contributes,
+    entity: EntityType,
+    keyer: &CellKeyer,
+    top: usize,
+) -> ColumnSummary {
+    let mut summary = ColumnSummary::default();
+    let (mut low, mut high) = (f64::INFINITY, f64::NEG_INFINITY);
+    let mut top_rows = Vec::new();
+    for (id, tally) in tallies {
+        let included = tally.rows > 0;
+        let counts = match contributes {
+            Contributes::Seen => true,
+            Contributes::Included => included,
+            Contributes::Nonzero => included && tally.contribution != 0.0,
+        };
+        if counts {
+            summary.contributors += 1;
+            summary.contributor_keys = summary.contributor_keys.wrapping_add(keyer.unit_key(entity, id));
+        }
+        if !included {
+            summary.complement += 1;
+            continue;
+        }
+        if tally.contribution != 0.0 {
+            summary.with_nonzero += 1;
+        } else {
+            summary.with_zero += 1;
+        }
+        let magnitude = tally.contribution.abs();
+        push_top(&mut summary.top, magnitude, top);
+        summary.total_abs += magnitude;
+        low = low.min(tally.contribution);
+        high = high.max(tally.contribution);
+        push_top(&mut top_rows, f64::from(tally.rows), top);
+        summary.total_rows += f64::from(tally.rows);
+    }
+    summary.alike = summary.with_nonzero + summary.with_zero == 0 || alike(low, high);
+    summary.top_rows = top_rows;
+    summary
+}
+
+/// Values closer together than this share of their magnitude count as identical.
+const IDENTICAL_RELATIVE: f64 = 1e-3;
+
+/// Whether two extremes are so close that every value between them is as good as known.
+pub(crate) fn alike(low: f64, high: f64) -> bool {
+    high - low <= IDENTICAL_RELATIVE * low.abs().max(high.abs())
+}

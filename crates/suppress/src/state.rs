@@ -1,0 +1,291 @@
+//! The partial states of a protecting aggregation: how cells travel between the partial and the
+//! final aggregation, one row per cell, one Arrow column per field, lists where a cell holds many
+//! values. The layout depends only on the aggregation's [`Shape`], never on its cells, so an empty
+//! emit has every column too.
+
+use std::sync::Arc;
+
+use datafusion::arrow::array::{
+    Array, ArrayRef, AsArray, BooleanArray, Float64Array, ListArray, PrimitiveArray, UInt32Array, UInt64Array,
+};
+use datafusion::arrow::buffer::OffsetBuffer;
+use datafusion::arrow::datatypes::{
+    ArrowPrimitiveType, DataType, Field, Float64Type, Int64Type, UInt32Type, UInt64Type,
+};
+use datafusion::common::internal_err;
+use datafusion::error::Result;
+
+use crate::cell::{Cell, Column, Shape, Streamed, Tally, Totals};
+
+/// The state fields of an aggregation: (name suffix, type), in the order of [`states`].
+pub(crate) fn layout(shape: &Shape) -> Vec<(String, DataType)> {
+    let list = |item: DataType| DataType::List(Arc::new(Field::new_list_field(item, true)));
+    let mut fields = Vec::new();
+    for (c, &streamed) in shape.streamed.iter().enumerate() {
+        if streamed {
+            for m in 0..shape.measures() {
+                for (name, data_type) in [
+                    ("included", DataType::UInt64),
+                    ("included_keys", DataType::UInt64),
+                    ("nonzero", DataType::UInt64),
+                    ("nonzero_keys", DataType::UInt64),
+                    ("excluded", DataType::UInt64),
+                    ("top", list(DataType::Float64)),
+                    ("total_abs", DataType::Float64),
+                    ("min", DataType::Float64),
+                    ("max", DataType::Float64),
+                ] {
+                    fields.push((format!("c{c}.m{m}.{name}"), data_type));
+                }
+            }
+        } else {
+            fields.push((format!("c{c}.ids"), list(DataType::Int64)));
+            for m in 0..shape.measures() {
+                fields.push((format!("c{c}.m{m}.contributions"), list(DataType::Float64)));
+                fields.push((format!("c{c}.m{m}.rows"), list(DataType::UInt32)));
+            }
+        }
+    }
+    for m in 0..shape.measures() {
+        for (name, data_type) in [
+            ("rows", DataType::UInt64),
+            ("sum", DataType::Float64),
+            ("min", DataType::Float64),
+            ("max", DataType::Float64),
+            ("nonzero", DataType::Float64),
+            ("two_valued", DataType::Boolean),
+            ("values", list(DataType::Float64)),
+        ] {
+            fields.push((format!("m{m}.{name}"), data_type));
+        }
+        for c in 0..shape.entities.len() {
+            fields.push((format!("m{m}.value_ids{c}"), list(DataType::Int64)));
+        }
+    }
+    fields
+}
+
+/// The partial states of `cells`, one row per cell.
+pub(crate) fn states(cells: &[Cell], shape: &Shape) -> Vec<ArrayRef> {
+    let mut arrays: Vec<ArrayRef> = Vec::new();
+    let empty = Streamed::default();
+    for (c, &streamed) in shape.streamed.iter().enumerate() {
+        if streamed {
+            for m in 0..shape.measures() {
+                let streams: Vec<&Streamed> = cells
+                    .iter()
+                    .map(|cell| match &cell.columns[c] {
+                        Column::Streamed(streams) => &streams[m],
+                        Column::Tallied { .. } => &empty,
+                    })
+                    .collect();
+                let u64s = |f: fn(&Streamed) -> u64| -> ArrayRef {
+                    Arc::new(UInt64Array::from_iter_values(streams.iter().map(|s| f(s))))
+                };
+                let f64s = |f: fn(&Streamed) -> f64| -> ArrayRef {
+                    Arc::new(Float64Array::from_iter_values(streams.iter().map(|s| f(s))))
+                };
+                arrays.push(u64s(|s| s.included));
+                arrays.push(u64s(|s| s.included_keys));
+                arrays.push(u64s(|s| s.nonzero));
+                arrays.push(u64s(|s| s.nonzero_keys));
+                arrays.push(u64s(|s| s.excluded));
+                arrays.push(list_array::<Float64Type>(streams.iter().map(|s| s.top.clone())));
+                arrays.push(f64s(|s| s.total_abs));
+                arrays.push(f64s(|s| s.min));
+                arrays.push(f64s(|s| s.max));
+            }
+        } else {
+            let parts: Vec<(&[i64], &[Tally])> = cells
+                .iter()
+                .map(|cell| match &cell.columns[c] {
+                    Column::Tallied { ids, tallies, .. } => (ids.as_slice(), tallies.as_slice()),
+                    Column::Streamed(_) => (&[][..], &[][..]),
+                })
+                .collect();
+            arrays.push(list_array::<Int64Type>(parts.iter().map(|(ids, _)| ids.to_vec())));
+            let measures = shape.measures();
+            for m in 0..measures {
+                let of = |tallies: &[Tally]| tallies.iter().skip(m).step_by(measures).copied().collect::<Vec<_>>();
+                arrays.push(list_array::<Float64Type>(
+                    parts.iter().map(|(_, t)| of(t).iter().map(|t| t.contribution).collect()),
+                ));
+                arrays
+                    .push(list_array::<UInt32Type>(parts.iter().map(|(_, t)| of(t).iter().map(|t| t.rows).collect())));
+            }
+        }
+    }
+    for m in 0..shape.measures() {
+        let totals: Vec<&Totals> = cells.iter().map(|cell| &cell.totals[m]).collect();
+        let f64s = |f: fn(&Totals) -> f64| -> ArrayRef {
+            Arc::new(Float64Array::from_iter_values(totals.iter().map(|t| f(t))))
+        };
+        arrays.push(Arc::new(UInt64Array::from_iter_values(totals.iter().map(|t| t.rows))));
+        arrays.push(f64s(|t| t.sum));
+        arrays.push(f64s(|t| t.min));
+        arrays.push(f64s(|t| t.max));
+        arrays.push(f64s(|t| t.nonzero));
+        arrays.push(Arc::new(BooleanArray::from_iter(totals.iter().map(|t| Some(t.two_valued)))));
+        arrays.push(list_array::<Float64Type>(totals.iter().map(|t| t.values.clone())));
+        for c in 0..shape.entities.len() {
+            arrays.push(list_array::<Int64Type>(totals.iter().map(|t| t.value_ids[c].clone())));
+        }
+    }
+    arrays
+}
+
+/// One list per cell, in the list field layout of [`layout`].
+fn list_array<T: ArrowPrimitiveType>(lists: impl Iterator<Item = Vec<T::Native>>) -> ArrayRef {
+    let mut lengths = Vec::new();
+    let mut items = Vec::new();
+    for list in lists {
+        lengths.push(list.len());
+        items.extend(list);
+    }
+    let field = Arc::new(Field::new_list_field(T::DATA_TYPE, true));
+    let items: PrimitiveArray<T> = PrimitiveArray::from_iter_values(items);
+    Arc::new(ListArray::new(field, OffsetBuffer::from_lengths(lengths), Arc::new(items), None))
+}
+
+/// Partial states of one batch, downcast once for all its rows.
+pub(crate) struct PartialStates<'a> {
+    arrays: &'a [ArrayRef],
+}
+
+impl<'a> PartialStates<'a> {
+    pub fn new(arrays: &'a [ArrayRef], shape: &Shape) -> Result<PartialStates<'a>> {
+        let expected = layout(shape).len();
+        if arrays.len() != expected {
+            return internal_err!("protect: {} state columns, expected {expected}", arrays.len());
+        }
+        Ok(PartialStates { arrays })
+    }
+
+    pub fn len(&self) -> usize {
+        self.arrays.first().map_or(0, |a| a.len())
+    }
+
+    /// Adds row `row` of the partial states to `cell`.
+    pub fn merge_into(&self, cell: &mut Cell, shape: &Shape, row: usize) {
+        let mut at = 0;
+        let mut next = || {
+            at += 1;
+            &self.arrays[at - 1]
+        };
+        let u64_at = |a: &ArrayRef| a.as_primitive::<UInt64Type>().value(row);
+        let f64_at = |a: &ArrayRef| a.as_primitive::<Float64Type>().value(row);
+        let f64_list = |a: &ArrayRef| -> Vec<f64> {
+            a.as_list::<i32>().value(row).as_primitive::<Float64Type>().values().to_vec()
+        };
+        for c in 0..shape.streamed.len() {
+            if shape.streamed[c] {
+                for m in 0..shape.measures() {
+                    let other = Streamed {
+                        included: u64_at(next()),
+                        included_keys: u64_at(next()),
+                        nonzero: u64_at(next()),
+                        nonzero_keys: u64_at(next()),
+                        excluded: u64_at(next()),
+                        top: f64_list(next()),
+                        total_abs: f64_at(next()),
+                        min: f64_at(next()),
+                        max: f64_at(next()),
+                    };
+                    if let Column::Streamed(streams) = &mut cell.columns[c] {
+                        streams[m].merge(&other, shape.top);
+                    }
+                }
+            } else {
+                let ids = next().as_list::<i32>().value(row);
+                let ids = ids.as_primitive::<Int64Type>();
+                let mut per_measure: Vec<(Vec<f64>, Vec<u32>)> = Vec::with_capacity(shape.measures());
+                for _ in 0..shape.measures() {
+                    let contributions = f64_list(next());
+                    let rows = next().as_list::<i32>().value(row);
+                    let rows: &UInt32Array = rows.as_primitive::<UInt32Type>();
+                    per_measure.push((contributions, rows.values().to_vec()));
+                }
+                for (i, id) in ids.values().iter().enumerate() {
+                    let tallies = per_measure.iter().map(|(c, r)| Tally { contribution: c[i], rows: r[i] });
+                    cell.merge_tally(c, *id, tallies);
+                }
+            }
+        }
+        for m in 0..shape.measures() {
+            let rows = next().as_primitive::<UInt64Type>();
+            if rows.is_null(row) {
+                return;
+            }
+            let mut other = Totals {
+                rows: rows.value(row),
+                sum: f64_at(next()),
+                min: f64_at(next()),
+                max: f64_at(next()),
+                nonzero: f64_at(next()),
+                two_valued: next().as_boolean().value(row),
+                values: f64_list(next()),
+                value_ids: Vec::with_capacity(shape.entities.len()),
+            };
+            for _ in 0..shape.entities.len() {
+                other.value_ids.push(next().as_list::<i32>().value(row).as_primitive::<Int64Type>().values().to_vec());
+            }
+            cell.totals[m].merge(&other);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cell::Row;
+    use crate::noise::CellKeyer;
+    use zicht_catalog::EntityType;
+
+    fn shape() -> Shape {
+        Shape {
+            entities: vec![EntityType::Persoon, EntityType::Huishouden],
+            streamed: vec![true, false],
+            keeps_values: vec![false, true],
+            top: 5,
+        }
+    }
+
+    #[test]
+    fn partial_states_of_no_cells_keep_the_layout() {
+        let shape = shape();
+        let empty = states(&[], &shape);
+        assert_eq!(empty.len(), layout(&shape).len());
+        assert!(PartialStates::new(&empty, &shape).is_ok());
+        assert!(empty.iter().all(|column| column.is_empty()));
+    }
+
+    #[test]
+    fn a_cell_survives_the_round_trip() {
+        let shape = shape();
+        let keyer = CellKeyer::new(b"s");
+        let mut cell = Cell::new(&shape);
+        for i in 0..20i64 {
+            let values = [Some(1.0), (i % 3 != 0).then_some(i as f64)];
+            let ids = [Some(i), Some(100 + i / 2)];
+            cell.update(&shape, &keyer, &Row { values: &values, ids: &ids });
+        }
+        let arrays = states(std::slice::from_ref(&cell), &shape);
+        let mut merged = Cell::new(&shape);
+        PartialStates::new(&arrays, &shape).unwrap().merge_into(&mut merged, &shape, 0);
+        for m in 0..2 {
+            for c in 0..2 {
+                for contributes in [crate::cell::Contributes::Included, crate::cell::Contributes::Nonzero] {
+                    let a = cell.summary(&shape, c, m, contributes, &keyer);
+                    let b = merged.summary(&shape, c, m, contributes, &keyer);
+                    assert_eq!(
+                        (a.contributors, a.contributor_keys, a.complement),
+                        (b.contributors, b.contributor_keys, b.complement)
+                    );
+                    assert_eq!((a.top, a.total_abs), (b.top, b.total_abs));
+                }
+            }
+            assert_eq!(cell.totals[m].rows, merged.totals[m].rows);
+            assert_eq!(cell.totals[m].values, merged.totals[m].values);
+        }
+    }
+}
