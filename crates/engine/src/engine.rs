@@ -186,6 +186,7 @@ fn protect(base: &SessionState, secret: &str, level: AccessLevel) -> SessionStat
     let layer = SuppressionLayer::new(secret.as_bytes(), level);
     SessionStateBuilder::new_from_existing(base.clone())
         .with_analyzer_rule(layer.analyzer_rule())
+        .with_physical_optimizer_rule(layer.single_stage())
         .with_physical_optimizer_rule(layer.physical_guard())
         .build()
 }

@@ -29,6 +29,7 @@ mod measure;
 mod noise;
 mod rule;
 mod safe_expr;
+mod single_stage;
 mod state;
 mod table;
 mod untrusted;
@@ -44,6 +45,7 @@ pub use error::SuppressionError;
 pub use guard::{ProtectionGuard, cell_counts, questions, reads_protected, verify_released};
 pub use noise::{CellKeyer, NoiseSeeds};
 pub use rule::ProtectRule;
+pub use single_stage::SingleStage;
 pub use table::{ProtectedScanExec, ProtectedTable, PublicTable};
 
 /// Checks a statement before DataFusion runs it: EXPLAIN VERBOSE and EXPLAIN ANALYZE over protected
@@ -75,6 +77,11 @@ impl SuppressionLayer {
     /// Runs after DataFusion's type coercion: validates and rewrites aggregates over protected rows.
     pub fn analyzer_rule(&self) -> Arc<dyn AnalyzerRule + Send + Sync> {
         Arc::new(ProtectRule::new(self.keyer.clone(), self.level))
+    }
+
+    /// Runs after DataFusion's physical optimizer rules: each protecting aggregation in one stage.
+    pub fn single_stage(&self) -> Arc<dyn PhysicalOptimizerRule + Send + Sync> {
+        Arc::new(SingleStage)
     }
 
     /// Runs last among the physical optimizer rules: fails closed on unprotected scans.
