@@ -172,12 +172,23 @@ fn build_state(options: &EngineOptions) -> Result<SessionState> {
     if let Some(batch_size) = options.batch_size {
         config = config.with_batch_size(batch_size);
     }
-    let mut runtime = RuntimeEnvBuilder::new();
-    if let Some(limit) = options.memory_limit {
-        runtime = runtime.with_memory_limit(limit, 1.0);
-    }
+    let limit = options.memory_limit.unwrap_or_else(default_memory_limit);
+    let runtime = RuntimeEnvBuilder::new().with_memory_limit(limit, 1.0);
     let runtime = runtime.build_arc().map_err(EngineError::from_planning)?;
     Ok(SessionStateBuilder::new().with_config(config).with_runtime_env(runtime).with_default_features().build())
+}
+
+/// Half the machine's memory (`MemTotal` of /proc/meminfo), or 4 GiB where that cannot be read:
+/// what sorts, joins and aggregates may take when nothing else is configured, so that one query
+/// gets a clear "out of memory" (SQLSTATE 53200) instead of the process being killed.
+pub fn default_memory_limit() -> usize {
+    const FALLBACK: usize = 4 << 30;
+    let total = std::fs::read_to_string("/proc/meminfo").ok().and_then(|text| {
+        let line = text.lines().find(|l| l.starts_with("MemTotal:"))?;
+        let kib: usize = line.split_whitespace().nth(1)?.parse().ok()?;
+        Some(kib * 1024)
+    });
+    total.map_or(FALLBACK, |bytes| bytes / 2)
 }
 
 /// `base` with the suppression layer of `level`: its analyzer rule after type coercion, its guard
@@ -226,12 +237,7 @@ async fn open_table(ctx: &SessionContext, options: &EngineOptions, table: &Table
     let config = ListingTableConfig::new(url).with_listing_options(listing).with_schema(expected);
     let listing_table: Arc<dyn TableProvider> =
         Arc::new(ListingTable::try_new(config).map_err(EngineError::from_planning)?);
-    let definition = Arc::new(table.clone());
-    Ok(if table.is_protected() {
-        Arc::new(zicht_suppress::ProtectedTable::new(listing_table, definition))
-    } else {
-        Arc::new(zicht_suppress::PublicTable::new(listing_table, definition))
-    })
+    Ok(Arc::new(zicht_suppress::CatalogTable::new(listing_table, Arc::new(table.clone()))))
 }
 
 /// The catalog schema as DataFusion scans it: Parquet strings are read as `Utf8View`, so the table

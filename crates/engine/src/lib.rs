@@ -38,7 +38,7 @@ mod views;
 
 pub use audit::{AuditEvent, AuditSink, JsonLinesAudit, Outcome, fingerprint, restore_budget};
 pub use budget::{BudgetPolicy, QueryBudget};
-pub use engine::Engine;
+pub use engine::{Engine, default_memory_limit};
 pub use error::{EngineError, Result};
 pub use options::{EngineOptions, ProtectionMode};
 pub use session::{Released, Session};

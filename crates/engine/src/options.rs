@@ -28,7 +28,9 @@ pub struct EngineOptions {
     pub secret_key: Option<String>,
     /// Parallelism of query execution; defaults to the number of cores.
     pub target_partitions: Option<usize>,
-    /// Upper bound of memory for query execution (sorts, joins, aggregates), in bytes.
+    /// Upper bound of memory for query execution (sorts, joins, aggregates, the protecting
+    /// aggregations' tallies), in bytes; half the machine's memory when unset
+    /// ([`crate::default_memory_limit`]).
     pub memory_limit: Option<usize>,
     /// Batch size of execution; DataFusion's default when unset.
     pub batch_size: Option<usize>,

@@ -4,6 +4,8 @@
 //! team suite (redteam.rs) measures attacks by family against generated data.
 
 mod fixture;
+#[path = "common/rows.rs"]
+mod rows;
 
 use zicht_engine::datafusion::arrow::array::{Array, AsArray};
 use zicht_engine::datafusion::arrow::compute::cast;
@@ -27,26 +29,11 @@ async fn world() -> World {
     World { protected, truth, _dir: dir }
 }
 
-type Rows = Vec<Vec<Option<String>>>;
+use rows::{Rows, text_rows};
 
 async fn run(engine: &Engine, level: AccessLevel, sql: &str) -> Result<Rows, EngineError> {
     let batches = engine.session_at("test", level).sql(sql).await?.collect().await?;
-    let mut rows = Vec::new();
-    for batch in batches {
-        for row in 0..batch.num_rows() {
-            let cells = batch
-                .columns()
-                .iter()
-                .map(|c| {
-                    let text = cast(c, &DataType::Utf8).unwrap();
-                    let text = text.as_string::<i32>();
-                    (!text.is_null(row)).then(|| text.value(row).to_string())
-                })
-                .collect();
-            rows.push(cells);
-        }
-    }
-    Ok(rows)
+    Ok(text_rows(&batches))
 }
 
 /// The single value of a one-row, one-column result.

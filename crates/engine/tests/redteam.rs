@@ -9,6 +9,9 @@
 //!
 //! Data: the default dataset (scale 0.01, seed 42), generated once into a temporary directory.
 
+#[path = "common/rows.rs"]
+mod rows;
+
 mod redteam {
     pub mod decisions;
     pub mod differencing;
@@ -28,9 +31,6 @@ use std::path::PathBuf;
 use std::pin::Pin;
 
 use redteam::insider::Insider;
-use zicht_engine::datafusion::arrow::array::{Array, AsArray};
-use zicht_engine::datafusion::arrow::compute::cast;
-use zicht_engine::datafusion::arrow::datatypes::DataType;
 use zicht_engine::{AccessLevel, Engine, EngineError, EngineOptions};
 
 pub const SECRET: &str = "red-team-secret-not-for-deployments";
@@ -95,7 +95,7 @@ macro_rules! attack {
     };
 }
 
-pub type Rows = Vec<Vec<Option<String>>>;
+pub use rows::Rows;
 
 pub struct World {
     pub engine: Engine,
@@ -120,22 +120,7 @@ impl World {
     /// Runs `sql` as user `user` (each attack its own user, so budgets do not mix).
     pub async fn run(&self, level: AccessLevel, user: &str, sql: &str) -> Result<Rows, EngineError> {
         let batches = self.engine.session_at(user, level).sql(sql).await?.collect().await?;
-        let mut rows = Vec::new();
-        for batch in batches {
-            for row in 0..batch.num_rows() {
-                let cells = batch
-                    .columns()
-                    .iter()
-                    .map(|c| {
-                        let text = cast(c, &DataType::Utf8).unwrap();
-                        let text = text.as_string::<i32>();
-                        (!text.is_null(row)).then(|| text.value(row).to_string())
-                    })
-                    .collect();
-                rows.push(cells);
-            }
-        }
-        Ok(rows)
+        Ok(rows::text_rows(&batches))
     }
 
     /// The single numeric value of a one-row answer (None when suppressed); a refusal or another

@@ -3,8 +3,8 @@
 //! Whatever SQL an analyst sends, no result may be traceable to a person, address or company.
 //! This crate makes that so inside the engine, for every path a result can take:
 //!
-//! - [`ProtectedTable`] wraps each table of unit-level microdata; its scans carry a marker.
-//!   [`PublicTable`] wraps reference data so joins can be checked against its key.
+//! - [`CatalogTable`] wraps each table of the catalog; scans of protected (unit-level) tables
+//!   carry a marker, and the definitions give units and keys to the analyzer rule.
 //! - The analyzer rule ([`SuppressionLayer::analyzer_rule`]) validates every plan over protected
 //!   rows at the session's [`AccessLevel`] (a canonical SQL subset for untrusted users, free but
 //!   error-safe SQL for trusted ones) and rewrites each aggregate into a protecting aggregate that
@@ -46,7 +46,7 @@ pub use guard::{ProtectionGuard, cell_counts, questions, reads_protected, verify
 pub use noise::{CellKeyer, NoiseSeeds};
 pub use rule::ProtectRule;
 pub use single_stage::SingleStage;
-pub use table::{ProtectedScanExec, ProtectedTable, PublicTable};
+pub use table::{CatalogTable, ProtectedScanExec};
 
 /// Checks a statement before DataFusion runs it: EXPLAIN VERBOSE and EXPLAIN ANALYZE over protected
 /// data are refused (their statistics and row counts describe units). DataFusion's analyzer sees

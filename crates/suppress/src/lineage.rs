@@ -12,7 +12,7 @@ use datafusion::common::{Column, DFSchema};
 use datafusion::logical_expr::{Expr, JoinType, LogicalPlan};
 use zicht_catalog::{EntityType, SuppressionParams, TableDef};
 
-use crate::table::ProtectedTable;
+use crate::table::CatalogTable;
 
 /// What a column's values are.
 #[derive(Debug, Clone)]
@@ -243,13 +243,12 @@ fn opaque(plan: &LogicalPlan) -> Vec<Origin> {
 
 fn scan_origins(scan: &datafusion::logical_expr::TableScan) -> Vec<Origin> {
     let provider = datafusion::catalog::default_table_source::source_as_provider(&scan.source).ok();
-    let definition = provider.as_ref().and_then(ProtectedTable::of).map(|t| Arc::clone(t.definition()));
-    let public = provider.as_ref().and_then(crate::table::PublicTable::of).map(|t| Arc::clone(t.definition()));
+    let definition = provider.as_ref().and_then(CatalogTable::of).map(|t| Arc::clone(t.definition()));
     let schema = scan.projected_schema.as_ref();
     schema
         .fields()
         .iter()
-        .map(|field| match definition.as_ref().or(public.as_ref()) {
+        .map(|field| match definition.as_ref() {
             Some(table) if table.column(field.name()).is_some() => Origin::of_catalog(table, field.name()),
             _ => Origin::opaque(&format!("{}.{}", scan.table_name, field.name())),
         })

@@ -33,7 +33,7 @@ use crate::lineage::{
 };
 use crate::measure::{AggregateCalls, GroupKey};
 use crate::noise::CellKeyer;
-use crate::table::ProtectedTable;
+use crate::table::CatalogTable;
 use crate::untrusted;
 
 /// Name of the hidden column that holds the protecting aggregation's released cells (a struct with a
@@ -355,7 +355,7 @@ fn free_node(plan: LogicalPlan, lineages: &[Lineage]) -> (LogicalPlan, Lineage) 
     let origins = origins_of(&plan, lineages);
     if let LogicalPlan::TableScan(scan) = &plan {
         let provider = datafusion::catalog::default_table_source::source_as_provider(&scan.source).ok();
-        if let Some(table) = provider.as_ref().and_then(ProtectedTable::of) {
+        if let Some(table) = provider.as_ref().and_then(CatalogTable::protected) {
             let definition = Arc::clone(table.definition());
             let units = definition
                 .units()
@@ -410,7 +410,7 @@ pub(crate) fn reads_protected(plan: &LogicalPlan) -> Result<bool> {
     plan.apply_with_subqueries(|node| {
         if let LogicalPlan::TableScan(scan) = node {
             let provider = datafusion::catalog::default_table_source::source_as_provider(&scan.source).ok();
-            found |= provider.as_ref().and_then(ProtectedTable::of).is_some();
+            found |= provider.as_ref().and_then(CatalogTable::protected).is_some();
         }
         Ok(if found { TreeNodeRecursion::Stop } else { TreeNodeRecursion::Continue })
     })?;

@@ -1,4 +1,4 @@
-//! Protected tables and the marker their scans carry through physical planning.
+//! Catalog tables, and the marker the scans of protected ones carry through physical planning.
 
 use std::any::Any;
 use std::fmt;
@@ -17,33 +17,39 @@ use datafusion::physical_plan::execution_plan::{ChildrenPropertiesMode, ReplaceC
 use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan, PlanProperties};
 use zicht_catalog::TableDef;
 
-/// A table of unit-level microdata. It scans like its inner table, but its scan is wrapped in a
-/// [`ProtectedScanExec`] so the physical guard can see where protected rows enter a plan, and the
-/// analyzer rule recognises it by type, not by name.
+/// A table of the catalog, as the engine registers it: it scans like its inner table and carries
+/// its catalog definition, so the analyzer rule recognises it by type, not by name, and knows its
+/// units and key. The scan of a protected table is wrapped in a [`ProtectedScanExec`], so that the
+/// physical guard can see where protected rows enter a plan.
 #[derive(Debug)]
-pub struct ProtectedTable {
+pub struct CatalogTable {
     inner: Arc<dyn TableProvider>,
     definition: Arc<TableDef>,
 }
 
-impl ProtectedTable {
-    pub fn new(inner: Arc<dyn TableProvider>, definition: Arc<TableDef>) -> ProtectedTable {
-        ProtectedTable { inner, definition }
+impl CatalogTable {
+    pub fn new(inner: Arc<dyn TableProvider>, definition: Arc<TableDef>) -> CatalogTable {
+        CatalogTable { inner, definition }
     }
 
     pub fn definition(&self) -> &Arc<TableDef> {
         &self.definition
     }
 
-    /// The protected table behind a provider, if it is one.
-    pub fn of(provider: &Arc<dyn TableProvider>) -> Option<&ProtectedTable> {
+    /// The catalog table behind a provider, if it is one.
+    pub fn of(provider: &Arc<dyn TableProvider>) -> Option<&CatalogTable> {
         let any: &dyn Any = provider.as_ref();
-        any.downcast_ref::<ProtectedTable>()
+        any.downcast_ref::<CatalogTable>()
+    }
+
+    /// The protected catalog table behind a provider, if it is one.
+    pub fn protected(provider: &Arc<dyn TableProvider>) -> Option<&CatalogTable> {
+        CatalogTable::of(provider).filter(|table| table.definition.is_protected())
     }
 }
 
 #[async_trait]
-impl TableProvider for ProtectedTable {
+impl TableProvider for CatalogTable {
     fn schema(&self) -> SchemaRef {
         self.inner.schema()
     }
@@ -60,64 +66,19 @@ impl TableProvider for ProtectedTable {
         limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
         let scan = self.inner.scan(state, projection, filters, limit).await?;
+        if !self.definition.is_protected() {
+            return Ok(scan);
+        }
         Ok(Arc::new(ProtectedScanExec::new(scan, self.definition.qualified_name())))
     }
 
     fn supports_filters_pushdown(&self, filters: &[&Expr]) -> Result<Vec<TableProviderFilterPushDown>> {
         self.inner.supports_filters_pushdown(filters)
     }
-}
 
-/// A table of public reference data from the catalog. It scans exactly like its inner table; the
-/// wrapper only lets the analyzer rule know its catalog definition (its key, for joins).
-#[derive(Debug)]
-pub struct PublicTable {
-    inner: Arc<dyn TableProvider>,
-    definition: Arc<TableDef>,
-}
-
-impl PublicTable {
-    pub fn new(inner: Arc<dyn TableProvider>, definition: Arc<TableDef>) -> PublicTable {
-        PublicTable { inner, definition }
-    }
-
-    pub fn definition(&self) -> &Arc<TableDef> {
-        &self.definition
-    }
-
-    /// The public catalog table behind a provider, if it is one.
-    pub fn of(provider: &Arc<dyn TableProvider>) -> Option<&PublicTable> {
-        let any: &dyn Any = provider.as_ref();
-        any.downcast_ref::<PublicTable>()
-    }
-}
-
-#[async_trait]
-impl TableProvider for PublicTable {
-    fn schema(&self) -> SchemaRef {
-        self.inner.schema()
-    }
-
-    fn table_type(&self) -> TableType {
-        TableType::Base
-    }
-
-    async fn scan(
-        &self,
-        state: &dyn Session,
-        projection: Option<&Vec<usize>>,
-        filters: &[Expr],
-        limit: Option<usize>,
-    ) -> Result<Arc<dyn ExecutionPlan>> {
-        self.inner.scan(state, projection, filters, limit).await
-    }
-
-    fn supports_filters_pushdown(&self, filters: &[&Expr]) -> Result<Vec<TableProviderFilterPushDown>> {
-        self.inner.supports_filters_pushdown(filters)
-    }
-
+    /// Statistics of public tables only: those of protected tables would describe their units.
     fn statistics(&self) -> Option<datafusion::common::Statistics> {
-        self.inner.statistics()
+        (!self.definition.is_protected()).then(|| self.inner.statistics()).flatten()
     }
 }
 

@@ -10,6 +10,7 @@ mod sir_upper;
 mod wilson_lower;
 mod wilson_upper;
 
+use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
@@ -44,6 +45,11 @@ pub(crate) const DOC_SECTION: DocSection =
 pub enum Formula {
     Number(fn(&[f64]) -> Option<f64>),
     Label(fn(&[f64]) -> Option<&'static str>),
+    /// A confidence limit of a ratio, `quantile(observed, conf) / expected`, for arguments
+    /// (observed, expected, conf). The quantile is what costs, and its two arguments repeat
+    /// (counts are small integers, conf a constant), so each distinct pair is computed once per
+    /// batch.
+    Limit(fn(f64, f64) -> Option<f64>),
 }
 
 /// A function of `arity` numeric arguments (coerced to Float64), NULL in, NULL out.
@@ -87,7 +93,7 @@ impl ScalarUDFImpl for MathUdf {
 
     fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
         Ok(match self.formula {
-            Formula::Number(_) => DataType::Float64,
+            Formula::Number(_) | Formula::Limit(_) => DataType::Float64,
             Formula::Label(_) => DataType::Utf8,
         })
     }
@@ -114,6 +120,20 @@ impl ScalarUDFImpl for MathUdf {
                     .map(|i| fill(i, &mut row).then(|| f(&row)).flatten().filter(|v| v.is_finite()))
                     .collect::<Float64Array>(),
             ),
+            Formula::Limit(quantile) => {
+                let mut known: HashMap<(u64, u64), Option<f64>> = HashMap::new();
+                let mut limit = |v: &[f64]| {
+                    let (observed, expected, conf) = (v[0], v[1], v[2]);
+                    let q =
+                        *known.entry((observed.to_bits(), conf.to_bits())).or_insert_with(|| quantile(observed, conf));
+                    q.filter(|_| expected > 0.0).map(|q| q / expected)
+                };
+                Arc::new(
+                    (0..rows)
+                        .map(|i| fill(i, &mut row).then(|| limit(&row)).flatten().filter(|v| v.is_finite()))
+                        .collect::<Float64Array>(),
+                )
+            }
             Formula::Label(f) => {
                 Arc::new((0..rows).map(|i| fill(i, &mut row).then(|| f(&row)).flatten()).collect::<StringArray>())
             }

@@ -5,17 +5,17 @@ use datafusion::logical_expr::{Documentation, ScalarUDF};
 use super::{DOC_SECTION, Formula, MathUdf, alpha};
 use crate::special::{Tail, gamma_quantile};
 
-/// chi2(alpha/2; 2 O) / 2 / E, and 0 when nothing was observed. chi2(p; 2 O) / 2 is the gamma
-/// quantile with shape O, taken from its lower tail.
-pub fn lower(v: &[f64]) -> Option<f64> {
-    let (observed, expected, alpha) = (v[0], v[1], alpha(v[2])?);
-    if observed < 0.0 || expected <= 0.0 {
+/// chi2(alpha/2; 2 O) / 2, and 0 when nothing was observed (the limit is this over E).
+/// chi2(p; 2 O) / 2 is the gamma quantile with shape O, taken from its lower tail.
+pub fn lower(observed: f64, conf: f64) -> Option<f64> {
+    let alpha = alpha(conf)?;
+    if observed < 0.0 {
         return None;
     }
     if observed == 0.0 {
         return Some(0.0);
     }
-    Some(gamma_quantile(observed, alpha / 2.0, Tail::Lower) / expected)
+    Some(gamma_quantile(observed, alpha / 2.0, Tail::Lower))
 }
 
 pub fn udf() -> ScalarUDF {
@@ -31,5 +31,5 @@ pub fn udf() -> ScalarUDF {
     .with_argument("conf", "Confidence level, e.g. 0.95.")
     .with_sql_example("SELECT sir_lower(30, 20, 0.95); -- 1.012")
     .build();
-    MathUdf::udf("sir_lower", 3, Formula::Number(lower), doc)
+    MathUdf::udf("sir_lower", 3, Formula::Limit(lower), doc)
 }

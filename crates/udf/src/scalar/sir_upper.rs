@@ -5,14 +5,15 @@ use datafusion::logical_expr::{Documentation, ScalarUDF};
 use super::{DOC_SECTION, Formula, MathUdf, alpha};
 use crate::special::{Tail, gamma_quantile};
 
-/// chi2(1 - alpha/2; 2 O + 2) / 2 / E: the gamma quantile with shape O + 1, taken from its upper
-/// tail (probability alpha/2 above it), so that 1 - alpha/2 is never rounded.
-pub fn upper(v: &[f64]) -> Option<f64> {
-    let (observed, expected, alpha) = (v[0], v[1], alpha(v[2])?);
-    if observed < 0.0 || expected <= 0.0 {
+/// chi2(1 - alpha/2; 2 O + 2) / 2 (the limit is this over E): the gamma quantile with shape
+/// O + 1, taken from its upper tail (probability alpha/2 above it), so that 1 - alpha/2 is never
+/// rounded.
+pub fn upper(observed: f64, conf: f64) -> Option<f64> {
+    let alpha = alpha(conf)?;
+    if observed < 0.0 {
         return None;
     }
-    Some(gamma_quantile(observed + 1.0, alpha / 2.0, Tail::Upper) / expected)
+    Some(gamma_quantile(observed + 1.0, alpha / 2.0, Tail::Upper))
 }
 
 pub fn udf() -> ScalarUDF {
@@ -27,5 +28,5 @@ pub fn udf() -> ScalarUDF {
     .with_argument("conf", "Confidence level, e.g. 0.95.")
     .with_sql_example("SELECT sir_upper(30, 20, 0.95); -- 2.141")
     .build();
-    MathUdf::udf("sir_upper", 3, Formula::Number(upper), doc)
+    MathUdf::udf("sir_upper", 3, Formula::Limit(upper), doc)
 }
