@@ -8,12 +8,13 @@
 use datafusion::common::DFSchema;
 use datafusion::error::Result;
 use datafusion::logical_expr::utils::split_conjunction;
-use datafusion::logical_expr::{BinaryExpr, Expr, Join, JoinType, Operator};
+use datafusion::logical_expr::{BinaryExpr, Expr, Join, JoinType, LogicalPlan, Operator};
 
 use crate::access::AccessLevel;
 use crate::error::reject;
 use crate::expression::strip_casts;
 use crate::lineage::{Kind, Lineage, Origin, Rows, origin_of};
+use crate::table::CatalogTable;
 
 /// The rows a join of `inputs` outputs, or its refusal.
 pub(crate) fn join_rows(join: &Join, inputs: &[Lineage], level: AccessLevel) -> Result<Rows> {
@@ -139,6 +140,18 @@ impl Sides<'_> {
                 let theirs = if side == Side::Left { right } else { left };
                 is_table_key(self.origin(other, theirs))
             });
+        // A key is one row per value only in the table as it is: a subquery that filters the
+        // table, joins it or multiplies it keeps the key's name, not its uniqueness (and its
+        // filters would select protected rows without being conditions of the cell).
+        let public_plan = if side == Side::Left { &self.join.right } else { &self.join.left };
+        let as_it_is = plain_scan(public_plan);
+        if untrusted && !as_it_is {
+            return reject(
+                "untrusted-join",
+                "at the untrusted level a public table is joined as it is (no subquery that filters, joins or \
+                 repeats it); put conditions on its columns in WHERE",
+            );
+        }
         let (left_out, right_out) = outputs(self.join.join_type).unwrap_or((false, false));
         let protected_out = if side == Side::Left { left_out } else { right_out };
         if !protected_out {
@@ -157,8 +170,25 @@ impl Sides<'_> {
         }
         // A join on the public table's key matches each protected row at most once; any other
         // join, or extra conditions, may repeat it.
-        let repeats = rows.repeats || !on_key || !non_equi_conditions(self.join).is_empty();
+        let repeats = rows.repeats || !on_key || !as_it_is || !non_equi_conditions(self.join).is_empty();
         Ok(Rows { repeats, ..rows.clone() })
+    }
+}
+
+/// Whether `plan` is a catalog table as it is: its scan (without pushed-down filters), under
+/// aliases and projections of plain columns only.
+fn plain_scan(plan: &LogicalPlan) -> bool {
+    match plan {
+        LogicalPlan::TableScan(scan) => {
+            let provider = datafusion::catalog::default_table_source::source_as_provider(&scan.source).ok();
+            scan.filters.is_empty() && scan.fetch.is_none() && provider.as_ref().and_then(CatalogTable::of).is_some()
+        }
+        LogicalPlan::SubqueryAlias(alias) => plain_scan(&alias.input),
+        LogicalPlan::Projection(projection) => {
+            projection.expr.iter().all(|e| matches!(crate::lineage::strip_alias(e), Expr::Column(_)))
+                && plain_scan(&projection.input)
+        }
+        _ => false,
     }
 }
 

@@ -27,6 +27,7 @@ mod judge;
 mod lineage;
 mod measure;
 mod noise;
+mod released;
 mod rule;
 mod safe_expr;
 mod single_stage;

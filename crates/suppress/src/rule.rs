@@ -33,6 +33,7 @@ use crate::lineage::{
 };
 use crate::measure::{AggregateCalls, GroupKey};
 use crate::noise::CellKeyer;
+use crate::released::released;
 use crate::table::CatalogTable;
 use crate::untrusted;
 
@@ -219,7 +220,8 @@ impl ProtectRule {
             );
         }
         for atom in split_conjunction(predicate) {
-            if unit_equality(atom, schema, origins) || (!self.untrusted() && row_order(atom, schema, origins)) {
+            let between_identifiers = unit_equality(atom, schema, origins) || row_order(atom, schema, origins);
+            if between_identifiers && !self.untrusted() {
                 conditions.push(canonical_text(atom, schema, origins));
                 continue;
             }
@@ -283,19 +285,19 @@ impl ProtectRule {
         let rewritten =
             Arc::new(LogicalPlan::Aggregate(Aggregate::try_new(aggregate.input, group_expr, vec![protected])?));
         let cells = || Expr::Column(Column::from_name(CELLS_COLUMN));
+        let shown = || get_field(cells(), format!("m{}", return_types.len()));
         // Groups that fail the threshold are dropped whole: their keys alone could single out a unit.
         let input = match grouped {
-            true => {
-                let shown = get_field(cells(), format!("m{}", return_types.len()));
-                Arc::new(LogicalPlan::Filter(Filter::try_new(shown, rewritten)?))
-            }
+            true => Arc::new(LogicalPlan::Filter(Filter::try_new(shown(), rewritten)?)),
             false => rewritten,
         };
-        // The aggregation's own output: the group keys, then each measure's field of the cells.
+        // The aggregation's own output: the group keys (behind a barrier no filter is pushed
+        // through, and NULL for any group not shown), then each measure's field of the cells.
         let mut columns: Vec<Expr> = (0..group_count)
             .map(|i| {
                 let (qualifier, field) = aggregate.schema.qualified_field(i);
-                Expr::Column(Column::from((qualifier, field)))
+                let key = Expr::Column(Column::from((qualifier, field)));
+                released(key, shown()).alias_qualified(qualifier.cloned(), field.name())
             })
             .collect();
         for i in 0..return_types.len() {

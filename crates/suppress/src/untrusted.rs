@@ -22,9 +22,10 @@ use crate::noise::is_125;
 
 const FILTER_HELP: &str = "at the untrusted level a filter on protected rows is a conjunction (AND) of \
      `column = value`, `column IS NULL`, `column LIKE 'prefix%'` and ranges that are buckets \
-     (`x BETWEEN 20 AND 29`: a width of 1, 2, 5, 10, 20, 50, ... starting at a multiple of it); \
-     a column may be a bucket itself (floor(x / 1000) * 1000, substr(code, 1, 4)). For anything \
-     else, GROUP BY the column and pick the rows you need from the result";
+     (`jaar BETWEEN 2020 AND 2029` on whole numbers: a width of 1, 2, 5, 10, 20, 50, ... starting at \
+     a multiple of it; `floor(inkomen / 1000) * 1000 = 51000` on any number); a column may be a \
+     bucket itself (floor(x / 1000) * 1000, substr(code, 1, 4)). For anything else, GROUP BY the \
+     column and pick the rows you need from the result";
 const VALUE_HELP: &str = "at the untrusted level only catalog columns and buckets of them (floor(x / 1000) * \
      1000 with a width of the 1-2-5 series, substr(code, 1, n), date_part('year', d)) may be used \
      below an aggregate; compute on the aggregated result instead";
@@ -194,8 +195,13 @@ fn range(between: &Between, schema: &DFSchema, origins: &[Origin]) -> Option<Str
     }
     let origin = catalog_column(&between.expr, schema, origins)?;
     let (low, high) = (number(&between.low)?, number(&between.high)?);
+    // BETWEEN includes both ends: on whole numbers [20, 29] is the bucket of ten starting at 20;
+    // on fractional numbers it would also hold 30, so there a bucket is written as floor(...).
     let integer = strip_widening_casts(&between.expr, schema).get_type(schema).is_ok_and(|t| t.is_integer());
-    let width = if integer { high - low + 1.0 } else { high - low };
+    if !integer {
+        return None;
+    }
+    let width = high - low + 1.0;
     let aligned = (low / width).fract().abs() < 1e-9;
     (is_125(width) && aligned).then(|| format!("floor({} / {width}) * {width} = {low}", origin.canonical))
 }

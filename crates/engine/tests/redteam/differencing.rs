@@ -18,6 +18,7 @@ pub fn attacks() -> Vec<Attack> {
         attack!(f, suppressed_part_from_the_total),
         attack!(f, suppressed_group_from_the_total),
         attack!(f, unbounded_questions),
+        attack!(f, hidden_condition_in_a_public_subquery),
     ]
 }
 
@@ -203,4 +204,35 @@ async fn unbounded_questions(w: &World, level: AccessLevel) -> Verdict {
         }
     }
     Verdict::Disclosed("50 distinct questions answered: no bound on reconstruction".into())
+}
+
+/// A filter inside a public subquery selects protected rows without being a condition of the
+/// cell (no noise layer, no question): all-but-one differences with one noise draw less.
+async fn hidden_condition_in_a_public_subquery(w: &World, level: AccessLevel) -> Verdict {
+    let mut errors = Vec::new();
+    for (victim, _) in lone_persons(w, 3) {
+        let gemeente = &w.insider.gemeente_of[&victim.buurt];
+        let with = format!(
+            "SELECT sum(p.inkomen) FROM basis.persoon p JOIN (SELECT bu_code, gm_code FROM regio.buurt) b \
+             ON p.bu_code = b.bu_code WHERE b.gm_code = '{gemeente}' AND p.herkomst = '{}'",
+            victim.origin
+        );
+        let without = format!(
+            "SELECT sum(p.inkomen) FROM basis.persoon p JOIN (SELECT bu_code, gm_code FROM regio.buurt \
+             WHERE bu_code <> '{}') b ON p.bu_code = b.bu_code WHERE b.gm_code = '{gemeente}' AND p.herkomst = '{}'",
+            victim.buurt, victim.origin
+        );
+        let (with, without) = (ask!(w.value(level, "h7", &with)), ask!(w.value(level, "h7", &without)));
+        let rest: f64 = w
+            .insider
+            .in_buurt(&victim.buurt)
+            .iter()
+            .filter(|p| p.origin == victim.origin && p.id != victim.id)
+            .map(|p| p.income)
+            .sum();
+        if let (Some(a), Some(b)) = (with, without) {
+            errors.push(relative_error(a - b - rest, victim.income));
+        }
+    }
+    judged(errors, 0.05, "differences through a filtered public subquery")
 }

@@ -21,6 +21,8 @@ pub fn attacks() -> Vec<Attack> {
         attack!(f, failing_cast_in_a_filter),
         attack!(f, failing_cast_in_a_measure),
         attack!(f, failing_group_key),
+        attack!(f, outer_filter_on_a_suppressed_group_key),
+        attack!(f, outer_filter_on_suppressed_keys_of_a_join),
     ]
 }
 
@@ -91,4 +93,43 @@ async fn failing_group_key(w: &World, level: AccessLevel) -> Verdict {
     let sql = "SELECT CAST(CASE WHEN {cond} THEN 'x' ELSE '1' END AS INT) AS k, count(*) FROM basis.persoon \
                WHERE bu_code = '{buurt}' GROUP BY 1";
     error_oracle(w, level, "c9", sql).await
+}
+
+/// A filter written above the aggregation, on a group key: DataFusion would push it below the
+/// aggregate (onto the protected rows) or evaluate it on the keys of suppressed groups.
+async fn outer_filter_on_a_suppressed_group_key(w: &World, level: AccessLevel) -> Verdict {
+    let sql = "SELECT v FROM (SELECT inkomen AS v, count(*) AS n FROM basis.persoon \
+               WHERE bu_code = '{buurt}' AND geboortejaar = {year} GROUP BY inkomen) t \
+               WHERE CAST(CASE WHEN v > {t} THEN 'x' ELSE '1' END AS INT) = 1";
+    key_oracle(w, level, "c10", sql).await
+}
+
+async fn outer_filter_on_suppressed_keys_of_a_join(w: &World, level: AccessLevel) -> Verdict {
+    let sql = "SELECT y FROM (SELECT p.bu_code AS b, p.geboortejaar AS y, p.inkomen AS i, count(*) AS n \
+               FROM basis.persoon p JOIN regio.buurt r ON p.bu_code = r.bu_code \
+               GROUP BY p.bu_code, p.geboortejaar, p.inkomen) t \
+               WHERE CAST(CASE WHEN b = '{buurt}' AND y = {year} AND i > {t} THEN 'x' ELSE '1' END AS INT) = 1";
+    key_oracle(w, level, "c11", sql).await
+}
+
+/// `template` with `{buurt}`, `{year}` of the victim and `{t}` just below and above the income.
+async fn key_oracle(w: &World, level: AccessLevel, user: &str, template: &str) -> Verdict {
+    let victim = w.insider.unique_by_buurt_and_year(25, 1)[0];
+    let mut outcomes = Vec::new();
+    for t in [victim.income - 1.0, victim.income + 1.0] {
+        let sql = template
+            .replace("{buurt}", &victim.buurt)
+            .replace("{year}", &victim.birth_year.to_string())
+            .replace("{t}", &t.to_string());
+        outcomes.push(match w.run(level, user, &sql).await {
+            Err(zicht_engine::EngineError::Suppression(refusal)) => return Verdict::Refused(refusal.rule.to_string()),
+            Err(error) => format!("error {}", error.sqlstate()),
+            Ok(_) => "answer".to_string(),
+        });
+    }
+    if outcomes[0] != outcomes[1] {
+        Verdict::Disclosed(format!("{} when the income is above t, {} when below", outcomes[0], outcomes[1]))
+    } else {
+        Verdict::Defended(format!("{} either way", outcomes[0]))
+    }
 }

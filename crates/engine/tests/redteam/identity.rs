@@ -22,6 +22,8 @@ pub fn attacks() -> Vec<Attack> {
         attack!(f, a_unit_id_joined_to_a_public_key),
         attack!(f, grouping_by_a_unit_expression),
         attack!(f, a_unit_id_inside_case),
+        attack!(f, unit_ids_compared_in_where),
+        attack!(f, a_fractional_range_with_its_end),
     ]
 }
 
@@ -158,4 +160,23 @@ async fn a_unit_id_inside_case(w: &World, level: AccessLevel) -> Verdict {
         victim.id, victim.buurt
     );
     must_be_refused(w, level, "f11", &sql).await
+}
+
+/// `koper_id = verkoper_id`: a condition on unit ids, outside the untrusted subset.
+async fn unit_ids_compared_in_where(w: &World, level: AccessLevel) -> Verdict {
+    let sql = "SELECT count(*) FROM vastgoed.transactie WHERE koper_id = verkoper_id";
+    match level {
+        AccessLevel::Untrusted => must_be_refused(w, level, "f12", sql).await,
+        // At the trusted level an equality of two unit ids of one type is a join condition.
+        AccessLevel::Trusted => Verdict::Defended("allowed at the trusted level".into()),
+    }
+}
+
+/// `inkomen BETWEEN 51000 AND 52000` includes 52000: not the bucket it looks like.
+async fn a_fractional_range_with_its_end(w: &World, level: AccessLevel) -> Verdict {
+    let sql = "SELECT count(*) FROM basis.persoon WHERE inkomen BETWEEN 51000 AND 52000";
+    match level {
+        AccessLevel::Untrusted => must_be_refused(w, level, "f13", sql).await,
+        AccessLevel::Trusted => Verdict::Defended("ranges are free at the trusted level".into()),
+    }
 }

@@ -9,7 +9,11 @@ use crate::{Attack, Family, Verdict, World, ask, attack, relative_error};
 
 pub fn attacks() -> Vec<Attack> {
     let f = Family::WeightingJoins;
-    vec![attack!(f, others_repeated_by_an_or_join), attack!(f, others_repeated_by_a_left_join)]
+    vec![
+        attack!(f, others_repeated_by_an_or_join),
+        attack!(f, others_repeated_by_a_left_join),
+        attack!(f, rows_repeated_by_a_public_subquery),
+    ]
 }
 
 /// A gemeente where one establishment holds most of the turnover: (gemeente, its turnover,
@@ -78,4 +82,42 @@ async fn others_repeated_by_a_left_join(w: &World, level: AccessLevel) -> Verdic
     );
     let (repeated, rest) = (ask!(w.value(level, "e2", &repeated)), ask!(w.value(level, "e2", &rest)));
     judged(repeated.zip(rest).map(|(r, s)| r - big * s), top)
+}
+
+/// A public subquery that keeps the key's name but repeats every row a thousand times: each
+/// person counts a thousand times, while count noise stays a few units, so counts divided by a
+/// thousand are exact, and a total minus the released groups counts the suppressed group exactly.
+async fn rows_repeated_by_a_public_subquery(w: &World, level: AccessLevel) -> Verdict {
+    let mut exact = 0;
+    let mut cases = 0;
+    for buurt in w.insider.buurten() {
+        let people = w.insider.in_buurt(buurt);
+        if people.len() < 40 || cases == 3 {
+            continue;
+        }
+        let mut origins: HashMap<&str, usize> = HashMap::new();
+        for p in &people {
+            *origins.entry(p.origin.as_str()).or_default() += 1;
+        }
+        let Some((small, truth)) = origins.iter().find(|(_, n)| **n < 10).map(|(o, n)| (*o, *n)) else { continue };
+        let sql = format!(
+            "SELECT p.herkomst, count(*) FROM basis.persoon p JOIN (SELECT b.bu_code FROM regio.buurt b \
+             CROSS JOIN (SELECT * FROM generate_series(1, 1000)) g) x ON p.bu_code = x.bu_code \
+             WHERE p.bu_code = '{buurt}' GROUP BY p.herkomst"
+        );
+        let total = format!(
+            "SELECT count(*) FROM basis.persoon p JOIN (SELECT b.bu_code FROM regio.buurt b \
+             CROSS JOIN (SELECT * FROM generate_series(1, 1000)) g) x ON p.bu_code = x.bu_code WHERE p.bu_code = '{buurt}'"
+        );
+        let groups = ask!(w.rows(level, "e3", &sql));
+        let Some(total) = ask!(w.value(level, "e3", &total)) else { continue };
+        if groups.iter().any(|g| g[0].as_deref() == Some(small)) {
+            continue;
+        }
+        cases += 1;
+        let released: f64 = groups.iter().filter_map(|g| crate::number(&g[1])).sum();
+        exact += usize::from(((total - released) / 1000.0 - truth as f64).abs() < 0.5);
+    }
+    let detail = format!("{exact} of {cases} suppressed groups counted exactly");
+    if cases > 0 && exact == cases { Verdict::Disclosed(detail) } else { Verdict::Defended(detail) }
 }
