@@ -414,7 +414,8 @@ def main():
     parser.add_argument("--iterations", type=int, default=3)
     parser.add_argument("--engine", action="append", choices=["duckdb", "postgres"])
     parser.add_argument("--filter", help="only saved queries whose theme/name contains this")
-    parser.add_argument("--queries", type=Path, default=ROOT / "queries")
+    parser.add_argument("--queries", type=Path, action="append",
+                        help="folders of <group>/<name>.sql (default: queries/ and benches/adhoc/)")
     parser.add_argument("--output", type=Path, default=ROOT / "benches" / "results")
     parser.add_argument("--pg-root", type=Path, default=ROOT / "target" / "bench-pg")
     parser.add_argument("--pg-port", type=int, default=54329)
@@ -423,7 +424,8 @@ def main():
     args.scale = format(float(args.scale), "g")
 
     engines = args.engine or ["duckdb", "postgres"]
-    queries = saved_queries(args.queries, args.filter)
+    folders = args.queries or [ROOT / "queries", ROOT / "benches" / "adhoc"]
+    queries = [query for folder in folders for query in saved_queries(folder, args.filter)]
     tables = dataset_tables(args.data)
     results, versions = [], {}
     if "duckdb" in engines:

@@ -80,6 +80,10 @@ pub struct RunArgs {
     /// Where the JSON results go (`scale-<scale>.json`).
     #[arg(long, default_value = "benches/results")]
     pub output: PathBuf,
+    /// Folder of ad-hoc analyst queries (`<group>/<name>.sql`) run next to the saved queries, as
+    /// written (at the untrusted level when protected).
+    #[arg(long, default_value = "benches/adhoc")]
+    pub adhoc: PathBuf,
     /// Concurrent wire clients to measure throughput with (protected); repeatable, none to skip.
     #[arg(long = "clients")]
     pub clients: Vec<usize>,

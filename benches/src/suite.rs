@@ -39,6 +39,7 @@ pub async fn run(args: RunArgs) -> BenchResult<()> {
     std::fs::create_dir_all(&args.output)?;
     let queries: Vec<SavedQuery> = zicht_catalog::queries::embedded()?
         .into_iter()
+        .chain(adhoc_queries(&args.adhoc)?)
         .filter(|q| args.filter.as_ref().is_none_or(|f| q.id().contains(f.as_str())))
         .collect();
     for &scale in &args.scales {
@@ -64,7 +65,8 @@ async fn run_scale(args: &RunArgs, queries: &[SavedQuery], scale: f64, data: &Pa
     let mut runs = Vec::new();
     for query in queries {
         // Protected, a saved query is read through its view, as analysts and BI tools do: it runs
-        // as reviewed catalog code at the trusted level, whatever the reader's level.
+        // as reviewed catalog code at the trusted level, whatever the reader's level. An ad-hoc
+        // query runs as written, at the untrusted level.
         let view = view_sql(&protected, query);
         for &mode in &args.modes {
             let outcome = match mode {
@@ -125,13 +127,52 @@ fn record(scale: f64, query: &SavedQuery, mode: Mode, outcome: BenchResult<Vec<I
     run
 }
 
-/// `SELECT * FROM theme.name ORDER BY ...`: the saved query through its view, in its own order.
+/// `SELECT * FROM theme.name ORDER BY ...`: a saved query through its view, in its own order; an
+/// ad-hoc query as it is.
 fn view_sql(engine: &Engine, query: &SavedQuery) -> String {
-    let order = engine.saved_views().iter().find(|v| v.query.id() == query.id()).map(|v| v.order_by.clone());
-    match order.filter(|o| !o.is_empty()) {
-        Some(order) => format!("SELECT * FROM {}.{} ORDER BY {order}", query.theme, query.name),
-        None => format!("SELECT * FROM {}.{}", query.theme, query.name),
+    let Some(view) = engine.saved_views().iter().find(|v| v.query.id() == query.id()) else {
+        return query.sql.clone();
+    };
+    match view.order_by.as_str() {
+        "" => format!("SELECT * FROM {}.{}", query.theme, query.name),
+        order => format!("SELECT * FROM {}.{} ORDER BY {order}", query.theme, query.name),
     }
+}
+
+/// The ad-hoc queries in `dir` (`<group>/<name>.sql`, a comment line saying what each asks), as
+/// queries named `group/name`; none when the folder does not exist.
+fn adhoc_queries(dir: &Path) -> BenchResult<Vec<SavedQuery>> {
+    let mut queries = Vec::new();
+    let Ok(groups) = std::fs::read_dir(dir) else { return Ok(queries) };
+    let mut groups: Vec<PathBuf> = groups.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.is_dir()).collect();
+    groups.sort();
+    for group in groups {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&group)?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|e| e == "sql"))
+            .collect();
+        files.sort();
+        for file in files {
+            let text = std::fs::read_to_string(&file)?;
+            let name = |p: &Path| {
+                p.file_stem().or(p.file_name()).map(|s| s.to_string_lossy().into_owned()).unwrap_or_default()
+            };
+            let title = text.lines().next().unwrap_or_default().trim_start_matches("--").trim().to_string();
+            queries.push(SavedQuery {
+                theme: name(&group),
+                name: name(&file),
+                title,
+                description: String::new(),
+                unit: String::new(),
+                granularity: String::new(),
+                years: String::new(),
+                deviation: Vec::new(),
+                sql: text.lines().filter(|l| !l.trim_start().starts_with("--")).collect::<Vec<_>>().join("\n"),
+                file: file.display().to_string(),
+            });
+        }
+    }
+    Ok(queries)
 }
 
 /// The dataset of a scale, generated on first use.
