@@ -43,15 +43,19 @@ struct TestServer {
 
 impl TestServer {
     async fn start(configure: impl FnOnce(&mut ServerConfig)) -> TestServer {
+        TestServer::start_with(|options| options, configure).await
+    }
+
+    async fn start_with(
+        engine_options: impl FnOnce(EngineOptions) -> EngineOptions,
+        configure: impl FnOnce(&mut ServerConfig),
+    ) -> TestServer {
         let catalog = zicht_catalog::Catalog::embedded().unwrap();
         let queries = zicht_catalog::queries::embedded().unwrap();
-        let engine = Engine::open(
-            EngineOptions::new(catalog, data_dir())
-                .with_saved_queries(queries)
-                .with_secret_key("zicht-test-secret-golden"),
-        )
-        .await
-        .unwrap();
+        let options = EngineOptions::new(catalog, data_dir())
+            .with_saved_queries(queries)
+            .with_secret_key("zicht-test-secret-golden");
+        let engine = Engine::open(engine_options(options)).await.unwrap();
         let mut config = ServerConfig { port: 0, ..ServerConfig::default() };
         configure(&mut config);
         let server = Server::bind(engine, config).await.unwrap();
@@ -314,6 +318,22 @@ async fn malformed_messages_close_only_their_connection() {
     assert_eq!(healthy.query_one("SELECT 1", &[]).await.unwrap().get::<_, i64>(0), 1);
     assert!(server.connect().await.is_ok());
     drop(socket);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_query_past_the_memory_limit_gets_53200_and_the_server_lives() {
+    let server = TestServer::start_with(|options| options.with_memory_limit(256 * 1024), |_| {}).await;
+    let client = server.connect().await.unwrap();
+    // Every household of the Netherlands at scale 0.01, tallied per buurt: megabytes of state.
+    let sql = "SELECT bu_code, count(DISTINCT huishouden_id) FROM basis.persoon GROUP BY bu_code";
+    let error = client.simple_query(sql).await.unwrap_err();
+    assert_eq!(sqlstate(&error), "53200", "{error}");
+    // The connection and the server go on.
+    assert_eq!(client.query_one("SELECT 1", &[]).await.unwrap().get::<_, i64>(0), 1);
+    let other = server.connect().await.unwrap();
+    let rows = other.query("SELECT gm_code FROM regio.gemeente LIMIT 3", &[]).await.unwrap();
+    assert_eq!(rows.len(), 3);
     server.stop().await;
 }
 

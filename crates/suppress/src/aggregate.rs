@@ -182,7 +182,7 @@ impl AggregateUDFImpl for ProtectAggregate {
     /// Grouped queries keep all their cells in one accumulator: no boxed accumulator per group,
     /// and partial states travel as one array per field instead of a scalar per group.
     fn create_groups_accumulator(&self, _args: AccumulatorArgs) -> Result<Box<dyn GroupsAccumulator>> {
-        Ok(Box::new(ProtectGroups { spec: Arc::clone(&self.spec), cells: Vec::new() }))
+        Ok(Box::new(ProtectGroups::new(Arc::clone(&self.spec))))
     }
 
     fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
@@ -309,16 +309,64 @@ impl Accumulator for ProtectAccumulator {
 }
 
 /// The accumulator of a grouped aggregation: one cell per group index.
+///
+/// DataFusion asks for the accumulator's size after every batch (to reserve it in the memory
+/// pool). Summing every cell each time cost more than the aggregation itself with tens of
+/// thousands of groups, so the total is kept up to date from the cells a batch touches.
 #[derive(Debug)]
 struct ProtectGroups {
     spec: Arc<Spec>,
     cells: Vec<Cell>,
+    /// The sum of `Cell::size` over `cells`.
+    bytes: usize,
+    /// The size of a new, empty cell.
+    empty_cell: usize,
+    /// The cells touched by the current batch, and a mark per cell for whether it is among them
+    /// (all false between batches).
+    touched: Vec<usize>,
+    marked: Vec<bool>,
 }
 
 impl ProtectGroups {
+    fn new(spec: Arc<Spec>) -> ProtectGroups {
+        let empty_cell = Cell::new(&spec.shape).size();
+        ProtectGroups { spec, cells: Vec::new(), bytes: 0, empty_cell, touched: Vec::new(), marked: Vec::new() }
+    }
+
     fn grow(&mut self, total_num_groups: usize) {
         let shape = &self.spec.shape;
-        self.cells.resize_with(total_num_groups, || Cell::new(shape));
+        if total_num_groups > self.cells.len() {
+            self.bytes += (total_num_groups - self.cells.len()) * self.empty_cell;
+            self.cells.resize_with(total_num_groups, || Cell::new(shape));
+            self.marked.resize(total_num_groups, false);
+        }
+    }
+
+    /// Takes the sizes of the cells `groups` names out of the total, before they change.
+    fn unsize_touched(&mut self, groups: &[usize]) {
+        for &group in groups {
+            if !self.marked[group] {
+                self.marked[group] = true;
+                self.touched.push(group);
+                self.bytes = self.bytes.saturating_sub(self.cells[group].size());
+            }
+        }
+    }
+
+    /// Adds the sizes of the touched cells back, after they changed.
+    fn resize_touched(&mut self) {
+        for group in self.touched.drain(..) {
+            self.marked[group] = false;
+            self.bytes += self.cells[group].size();
+        }
+    }
+
+    /// Removes the cells `emit_to` names, taking their sizes out of the total.
+    fn take(&mut self, emit_to: EmitTo) -> Vec<Cell> {
+        let cells = emit_to.take_needed(&mut self.cells);
+        self.bytes = self.bytes.saturating_sub(cells.iter().map(Cell::size).sum::<usize>());
+        self.marked.truncate(self.cells.len());
+        cells
     }
 }
 
@@ -331,25 +379,30 @@ impl GroupsAccumulator for ProtectGroups {
         total_num_groups: usize,
     ) -> Result<()> {
         self.grow(total_num_groups);
-        update(&self.spec, &mut self.cells, arrays, |row| group_indices[row], opt_filter)
+        self.unsize_touched(group_indices);
+        let updated = update(&self.spec, &mut self.cells, arrays, |row| group_indices[row], opt_filter);
+        self.resize_touched();
+        updated
     }
 
     fn evaluate(&mut self, emit_to: EmitTo) -> Result<ArrayRef> {
-        let cells = emit_to.take_needed(&mut self.cells);
+        let cells = self.take(emit_to);
         evaluate(&self.spec, &cells)
     }
 
     fn state(&mut self, emit_to: EmitTo) -> Result<Vec<ArrayRef>> {
-        let cells = emit_to.take_needed(&mut self.cells);
+        let cells = self.take(emit_to);
         Ok(states(&cells, &self.spec.shape))
     }
 
     fn merge_batch(&mut self, arrays: &[ArrayRef], group_indices: &[usize], total_num_groups: usize) -> Result<()> {
         self.grow(total_num_groups);
         let partial = PartialStates::new(arrays, &self.spec.shape)?;
+        self.unsize_touched(group_indices);
         for (row, &group) in group_indices.iter().enumerate() {
             partial.merge_into(&mut self.cells[group], &self.spec.shape, row);
         }
+        self.resize_touched();
         Ok(())
     }
 
@@ -362,6 +415,60 @@ impl GroupsAccumulator for ProtectGroups {
     }
 
     fn size(&self) -> usize {
-        size_of::<Self>() + self.cells.iter().map(Cell::size).sum::<usize>()
+        size_of::<Self>()
+            + self.bytes
+            + (self.cells.capacity() - self.cells.len()) * size_of::<Cell>()
+            + self.touched.capacity() * size_of::<usize>()
+            + self.marked.capacity()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A grouped count over persons (key) and households, with its accumulator.
+    fn groups() -> ProtectGroups {
+        let aggregate = ProtectAggregate::new(
+            vec![MeasureSpec::plain(Measure::Count, DataType::Int64)],
+            vec![EntityType::Persoon, EntityType::Huishouden],
+            vec![true, false],
+            SuppressionParams::default(),
+            CellKeyer::new(b"s"),
+        );
+        ProtectGroups::new(Arc::clone(&aggregate.spec))
+    }
+
+    fn batch(rows: std::ops::Range<i64>) -> Vec<ArrayRef> {
+        vec![
+            Arc::new(Float64Array::from_iter_values(rows.clone().map(|_| 1.0))),
+            Arc::new(BooleanArray::from_iter(rows.clone().map(|_| Some(true)))),
+            Arc::new(Int64Array::from_iter_values(rows.clone())),
+            Arc::new(Int64Array::from_iter_values(rows.map(|r| r / 3))),
+        ]
+    }
+
+    fn assert_size_is_the_cells(acc: &ProtectGroups) {
+        assert_eq!(acc.bytes, acc.cells.iter().map(Cell::size).sum::<usize>());
+        assert!(acc.marked.iter().all(|m| !m));
+    }
+
+    #[test]
+    fn the_size_follows_the_cells_through_updates_merges_and_emits() {
+        let mut acc = groups();
+        for start in [0i64, 1000, 2000] {
+            let arrays = batch(start..start + 1000);
+            let groups: Vec<usize> = (0..1000).map(|r| (r * 7919 % 13) + start as usize / 1000).collect();
+            acc.update_batch(&arrays, &groups, None, 16).unwrap();
+            assert_size_is_the_cells(&acc);
+        }
+        let partial = acc.state(EmitTo::First(4)).unwrap();
+        assert_size_is_the_cells(&acc);
+        let mut other = groups();
+        other.merge_batch(&partial, &[0, 1, 2, 0], 3).unwrap();
+        assert_size_is_the_cells(&other);
+        acc.evaluate(EmitTo::All).unwrap();
+        assert_eq!(acc.bytes, 0);
+        assert!(acc.size() < 1024);
     }
 }

@@ -439,3 +439,47 @@ const IDENTICAL_RELATIVE: f64 = 1e-3;
 pub(crate) fn alike(low: f64, high: f64) -> bool {
     high - low <= IDENTICAL_RELATIVE * low.abs().max(high.abs())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Persons in two columns: once as the table's key (streamed), once tallied per unit.
+    fn shape() -> Shape {
+        Shape {
+            entities: vec![EntityType::Persoon, EntityType::Persoon],
+            streamed: vec![true, false],
+            keeps_values: vec![false, false, false],
+            top: 5,
+        }
+    }
+
+    #[test]
+    fn a_key_column_summarises_like_a_tallied_one() {
+        let shape = shape();
+        let keyer = CellKeyer::new(b"s");
+        let mut cell = Cell::new(&shape);
+        for id in 0..40i64 {
+            // The cell flag (every row), a count-like measure included for most rows, and a sum
+            // with zeros and NULLs.
+            let values = [Some(1.0), (id % 7 != 0).then_some(1.0), (id % 5 != 0).then_some((id % 4) as f64 * 1000.0)];
+            cell.update(&shape, &keyer, &Row { values: &values, ids: &[Some(id), Some(id)] });
+        }
+        // The cell flag counts every unit seen; the streamed path keeps the keys of included rows
+        // only, which are all of them for the flag.
+        let ways =
+            [(0, Contributes::Seen), (1, Contributes::Included), (2, Contributes::Included), (2, Contributes::Nonzero)];
+        for (measure, contributes) in ways {
+            let streamed = cell.summary(&shape, 0, measure, contributes, &keyer);
+            let tallied = cell.summary(&shape, 1, measure, contributes, &keyer);
+            let same = |s: &ColumnSummary| {
+                (s.contributors, s.contributor_keys, s.complement, s.with_nonzero, s.with_zero, s.alike)
+            };
+            assert_eq!(same(&streamed), same(&tallied), "{measure} {contributes:?}");
+            assert_eq!((&streamed.top, streamed.total_abs), (&tallied.top, tallied.total_abs));
+            // One row per unit: the two largest row counts are what dominance reads.
+            assert_eq!(streamed.top_rows[..2], tallied.top_rows[..2]);
+            assert_eq!(streamed.total_rows, tallied.total_rows);
+        }
+    }
+}
