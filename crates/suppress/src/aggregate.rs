@@ -43,6 +43,9 @@ pub enum Measure {
 pub struct MeasureSpec {
     pub measure: Measure,
     pub return_type: DataType,
+    /// Whether the measure can leave rows of the cell out (a FILTER, a count of a value that can
+    /// be NULL): then "none left out" is a 100% share, and the rest must be a group.
+    pub conditional: bool,
     /// Seeds of this measure's noise (for avg: of its sum).
     pub seeds: NoiseSeeds,
     /// Seeds of the row count an avg divides by.
@@ -53,7 +56,7 @@ impl MeasureSpec {
     /// A measure noised by its label only (benchmarks and tests).
     pub fn plain(measure: Measure, return_type: DataType) -> MeasureSpec {
         let seeds = NoiseSeeds::from_texts(&format!("{measure:?}"), &[]);
-        MeasureSpec { measure, return_type, count_seeds: seeds.clone(), seeds }
+        MeasureSpec { measure, return_type, conditional: false, count_seeds: seeds.clone(), seeds }
     }
 }
 

@@ -241,11 +241,7 @@ impl Cell {
                     }
                 }
                 Column::Tallied { index, ids, tallies } => {
-                    let unit = *index.entry(id).or_insert_with(|| {
-                        ids.push(id);
-                        tallies.resize(tallies.len() + measures, Tally::default());
-                        (ids.len() - 1) as u32
-                    }) as usize;
+                    let unit = tally_slot(index, ids, tallies, id, measures);
                     for (m, value) in row.values.iter().enumerate() {
                         if let Some(v) = value {
                             let tally = &mut tallies[unit * measures + m];
@@ -272,11 +268,7 @@ impl Cell {
     pub fn merge_tally(&mut self, column: usize, unit: i64, measure_tallies: impl Iterator<Item = Tally>) {
         let Column::Tallied { index, ids, tallies } = &mut self.columns[column] else { return };
         let measures = self.totals.len();
-        let at = *index.entry(unit).or_insert_with(|| {
-            ids.push(unit);
-            tallies.resize(tallies.len() + measures, Tally::default());
-            (ids.len() - 1) as u32
-        }) as usize;
+        let at = tally_slot(index, ids, tallies, unit, measures);
         for (m, tally) in measure_tallies.enumerate() {
             let mine = &mut tallies[at * measures + m];
             mine.contribution += tally.contribution;
@@ -310,6 +302,23 @@ impl Cell {
             .sum();
         size_of::<Self>() + columns + totals
     }
+}
+
+/// The position of unit `id` in a tallied column, added with empty tallies when new. (Checking
+/// the unit that arrived last before the map, as household members arrive together, measured no
+/// faster: the map's lookup of a key just inserted is cheap.)
+fn tally_slot(
+    index: &mut HashMap<i64, u32>,
+    ids: &mut Vec<i64>,
+    tallies: &mut Vec<Tally>,
+    id: i64,
+    measures: usize,
+) -> usize {
+    *index.entry(id).or_insert_with(|| {
+        ids.push(id);
+        tallies.resize(tallies.len() + measures, Tally::default());
+        (ids.len() - 1) as u32
+    }) as usize
 }
 
 /// What a measure's rules need to know of one unit column of a cell.

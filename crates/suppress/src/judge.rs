@@ -62,8 +62,7 @@ struct Judged<'a> {
 
 impl Judged<'_> {
     fn count(&self) -> Option<f64> {
-        let k = u64::from(self.spec.params.k);
-        let complement_ok = self.columns.iter().all(|s| complement_ok(s.complement, k));
+        let complement_ok = self.columns.iter().all(|s| self.complement_ok(s.complement));
         let rows_dominated = self.columns.iter().any(|s| dominated(&s.top_rows, s.total_rows, &self.params, false));
         (complement_ok && !rows_dominated).then(|| self.rounded(self.totals.rows as i64))
     }
@@ -71,8 +70,20 @@ impl Judged<'_> {
     /// count(DISTINCT unit): the units left out by a FILTER or a NULL value form a complement too.
     fn count_units(&self, column: usize) -> Option<f64> {
         let summary = &self.columns[column];
-        complement_ok(summary.complement, u64::from(self.spec.params.k))
-            .then(|| self.rounded(summary.contributors as i64))
+        self.complement_ok(summary.complement).then(|| self.rounded(summary.contributors as i64))
+    }
+
+    /// Units seen in the cell whose rows were all left out (by FILTER, a NULL value or a CASE
+    /// without ELSE) form the complement of the released count. An unconditional count leaves
+    /// none out. A conditional one must leave out a group of at least the (noisy) threshold:
+    /// fewer would let `count(*) - count(x)` describe fewer than k units, and none at all is a
+    /// 100% share (everyone in the cell has the property), which is group disclosure. The noise
+    /// keeps "released or not" from marking an exact complement size.
+    fn complement_ok(&self, complement: u64) -> bool {
+        if !self.measure.conditional && complement == 0 {
+            return true;
+        }
+        complement >= u64::from(self.spec.params.k) + self.spec.keyer.complement_extra(self.units)
     }
 
     fn rounded(&self, count: i64) -> f64 {
@@ -240,13 +251,6 @@ fn stricter(params: &SuppressionParams, factor: f64) -> SuppressionParams {
         p_percent: params.p_percent / factor,
         ..*params
     }
-}
-
-/// Units seen in the cell whose rows were all excluded (by FILTER, a NULL value or a CASE without
-/// ELSE) form the complement of the released count: it must be empty or hold at least k units,
-/// or `count(*) - count(x)` would describe fewer than k units.
-fn complement_ok(complement: u64, k: u64) -> bool {
-    complement == 0 || complement >= k
 }
 
 /// The single-unit share rule, (n,k) dominance and, for magnitudes, the p% rule, on the largest

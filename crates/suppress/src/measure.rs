@@ -11,7 +11,7 @@ use datafusion::arrow::datatypes::DataType;
 use datafusion::common::{DFSchema, ScalarValue};
 use datafusion::error::Result;
 use datafusion::logical_expr::expr::{AggregateFunction, AggregateFunctionParams, TryCast};
-use datafusion::logical_expr::{AggregateUDF, Expr, SortExpr, lit};
+use datafusion::logical_expr::{AggregateUDF, Expr, ExprSchemable, SortExpr, lit};
 use zicht_catalog::SuppressionParams;
 
 use crate::access::AccessLevel;
@@ -35,6 +35,8 @@ struct Described {
     value: Expr,
     /// Whether a row is included (FILTER clause, non-NULL argument of count).
     include: Expr,
+    /// Whether `include` can leave rows out (a FILTER, or a count of a value that can be NULL).
+    conditional: bool,
     /// Canonical text of the measure; for an average, of its sum.
     text: String,
     /// Canonical text of the row count an average divides by.
@@ -83,6 +85,7 @@ impl<'a> AggregateCalls<'a> {
                 measure: Measure::Cell,
                 value: lit(1.0),
                 include: lit(true),
+                conditional: false,
                 text: format!("cell over {}", self.tables),
                 count_text: String::new(),
                 conditions: self.rows.conditions.clone(),
@@ -118,6 +121,7 @@ impl Described {
         MeasureSpec {
             measure: self.measure,
             return_type,
+            conditional: self.conditional,
             seeds: NoiseSeeds::from_texts(&self.text, &self.conditions),
             count_seeds: NoiseSeeds::from_texts(&self.count_text, &self.conditions),
         }
@@ -193,6 +197,10 @@ impl Context<'_> {
             Some(filter) => self.filter(filter)?,
             None => (lit(true), Vec::new()),
         };
+        // Fail closed: a counted value whose nullability is unknown may be NULL.
+        let counted_nullable = matches!(measure, Measure::Count | Measure::CountUnits(_))
+            && argument.is_some_and(|a| a.nullable(self.schema).unwrap_or(true));
+        let conditional = filter.is_some() || counted_nullable;
         conditions.extend(self.rows.conditions.iter().cloned());
         let (value, argument_text) = match (measure, argument) {
             (Measure::Count, Some(argument)) => {
@@ -213,7 +221,7 @@ impl Context<'_> {
             Measure::Quantile(p) => (over(&format!("quantile({p}, {argument_text})")), String::new()),
             _ => (over("count"), String::new()),
         };
-        Ok(Described { measure, value, include, text, count_text, conditions })
+        Ok(Described { measure, value, include, conditional, text, count_text, conditions })
     }
 
     /// A FILTER clause: what it includes, and its conditions.
@@ -291,9 +299,7 @@ impl Context<'_> {
         let Some(fraction) = fraction else {
             return reject("percentile", "percentile_cont on protected rows needs a literal fraction between 0 and 1");
         };
-        if self.untrusted() {
-            untrusted::percentile_fraction(fraction)?;
-        }
+        let fraction = if self.untrusted() { untrusted::percentile_fraction(fraction)? } else { fraction };
         Ok((Measure::Quantile(fraction), Some(value)))
     }
 }

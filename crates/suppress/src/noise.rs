@@ -33,6 +33,7 @@ enum Purpose {
     BaseLayer = 3,
     StaticLayer = 4,
     DynamicLayer = 5,
+    Complement = 6,
 }
 
 /// The seeds of a measure's noise: what is measured, and each condition that selected the rows.
@@ -92,6 +93,13 @@ impl CellKeyer {
     /// unit set only, so a cell is shown or not whatever is measured in it.
     pub fn threshold_extra(&self, units: u64) -> u64 {
         (self.draw(Purpose::Threshold, &[units]) * 3.0).floor().min(2.0) as u64
+    }
+
+    /// Extra units (0, 1 or 2) the complement of a conditional count must hold above k, drawn
+    /// apart from the cell's own threshold: "released or not" must not mark an exact size of the
+    /// units left out.
+    pub fn complement_extra(&self, units: u64) -> u64 {
+        (self.draw(Purpose::Complement, &[units]) * 3.0).floor().min(2.0) as u64
     }
 
     /// A factor in (0.9, 1] that makes the dominance limits of a cell slightly and unpredictably

@@ -240,11 +240,13 @@ pub(crate) fn measured_column(expr: &Expr, schema: &DFSchema, origins: &[Origin]
     }
 }
 
-/// Percentiles at fixed points only: multiples of 0.05 from 0.1 to 0.9.
-pub(crate) fn percentile_fraction(fraction: f64) -> Result<()> {
+/// Percentiles at fixed points only: multiples of 0.05 from 0.1 to 0.9. Returns the exact fixed
+/// point, so that every spelling of it (0.3, 0.30000000001) is one question with one noise:
+/// otherwise each near-spelling would draw fresh noise, and their average would converge.
+pub(crate) fn percentile_fraction(fraction: f64) -> Result<f64> {
     let twentieths = fraction * 20.0;
     if (0.1..=0.9).contains(&fraction) && (twentieths - twentieths.round()).abs() < 1e-9 {
-        return Ok(());
+        return Ok(twentieths.round() / 20.0);
     }
     reject(
         "untrusted-percentile",
@@ -316,7 +318,9 @@ mod tests {
 
     #[test]
     fn percentiles_at_fixed_points() {
-        assert!(percentile_fraction(0.5).is_ok());
+        assert_eq!(percentile_fraction(0.5).unwrap(), 0.5);
+        assert_eq!(percentile_fraction(0.3000000000188).unwrap(), percentile_fraction(0.3).unwrap());
+        assert_eq!(percentile_fraction(0.1 + 0.2).unwrap(), 0.3);
         assert!(percentile_fraction(0.25).is_ok());
         assert!(percentile_fraction(0.99).is_err());
         assert!(percentile_fraction(0.33).is_err());

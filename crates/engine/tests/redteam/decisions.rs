@@ -16,6 +16,7 @@ pub fn attacks() -> Vec<Attack> {
         attack!(f, jittered_identical_values),
         attack!(f, identical_values),
         attack!(f, everyone_else_negligible),
+        attack!(f, full_share_through_the_complement),
     ]
 }
 
@@ -124,4 +125,24 @@ async fn everyone_else_negligible(w: &World, level: AccessLevel) -> Verdict {
         Some(sum) => judged(sum, victim.income, 0.05),
         None => Verdict::Defended("suppressed".into()),
     }
+}
+
+/// A count with a FILTER is released when the units it leaves out are none or a group: if "none"
+/// is released too, a released count next to the cell's size says that everyone in the cell has
+/// the property (a 100% share), and an income bucket that holds the whole buurt bounds its
+/// maximum. Written in the untrusted subset: a bucket filter per buurt.
+async fn full_share_through_the_complement(w: &World, level: AccessLevel) -> Verdict {
+    let sql = "SELECT bu_code, count(*) FILTER (WHERE floor(inkomen / 100000) * 100000 = 0) AS onder, \
+               count(*) AS n FROM basis.persoon GROUP BY bu_code";
+    let rows = ask!(w.rows(level, "b7", sql));
+    let mut everyone = 0;
+    for row in &rows {
+        let (Some(buurt), Some(_)) = (&row[0], crate::number(&row[1])) else { continue };
+        let people = w.insider.in_buurt(buurt);
+        if people.iter().all(|p| p.income < 100_000.0) {
+            everyone += 1;
+        }
+    }
+    let detail = format!("{everyone} buurten released with everyone below 100,000 (a 100% share)");
+    if everyone > 0 { Verdict::Disclosed(detail) } else { Verdict::Defended(detail) }
 }

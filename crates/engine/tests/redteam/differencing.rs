@@ -19,6 +19,7 @@ pub fn attacks() -> Vec<Attack> {
         attack!(f, suppressed_group_from_the_total),
         attack!(f, unbounded_questions),
         attack!(f, hidden_condition_in_a_public_subquery),
+        attack!(f, respelled_fractions_averaged),
     ]
 }
 
@@ -235,4 +236,23 @@ async fn hidden_condition_in_a_public_subquery(w: &World, level: AccessLevel) ->
         }
     }
     judged(errors, 0.05, "differences through a filtered public subquery")
+}
+
+/// The same percentile spelled many ways (0.3, 0.3 + 1e-13, ...): if each spelling drew fresh
+/// noise, their average would converge on the exact window mean, and differences of adjacent
+/// windows on single values.
+async fn respelled_fractions_averaged(w: &World, level: AccessLevel) -> Verdict {
+    let mut answers = Vec::new();
+    for i in 0..20 {
+        let fraction = 0.3 + f64::from(i) * 1e-13;
+        let sql = format!(
+            "SELECT percentile_cont({fraction}) WITHIN GROUP (ORDER BY inkomen) FROM basis.persoon \
+             WHERE bu_code = '{}'",
+            w.insider.buurten().into_iter().max_by_key(|b| w.insider.in_buurt(b).len()).unwrap()
+        );
+        answers.push(ask!(w.value(level, "h8", &sql)));
+    }
+    let distinct: std::collections::BTreeSet<u64> = answers.iter().flatten().map(|a| a.to_bits()).collect();
+    let detail = format!("{} distinct answers to 20 spellings of one percentile", distinct.len());
+    if distinct.len() > 1 { Verdict::Disclosed(detail) } else { Verdict::Defended(detail) }
 }
