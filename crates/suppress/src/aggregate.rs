@@ -48,7 +48,8 @@ pub struct MeasureSpec {
     pub conditional: bool,
     /// Seeds of this measure's noise (for avg: of its sum).
     pub seeds: NoiseSeeds,
-    /// Seeds of the row count an avg divides by.
+    /// Seeds of the row count an avg divides by; for a quantile, of its window's noise (the
+    /// measure without the fraction).
     pub count_seeds: NoiseSeeds,
 }
 

@@ -10,7 +10,7 @@ use zicht_catalog::SuppressionParams;
 
 use crate::aggregate::{Measure, MeasureSpec, Spec};
 use crate::cell::{Cell, ColumnSummary, Contributes, NO_UNIT, SCALE_CONTRIBUTORS, Totals, alike};
-use crate::noise::{NoiseSeeds, round_count, snap_up_125, unit_set_key};
+use crate::noise::{NoiseSeeds, quantile_window_key, round_count, snap_up_125, unit_set_key};
 
 /// The released value of measure `m` of a cell, or None when a rule suppresses it.
 pub(crate) fn judge(spec: &Spec, cell: &Cell, m: usize) -> Option<f64> {
@@ -80,10 +80,14 @@ impl Judged<'_> {
     /// 100% share (everyone in the cell has the property), which is group disclosure. The noise
     /// keeps "released or not" from marking an exact complement size.
     fn complement_ok(&self, complement: u64) -> bool {
-        if !self.measure.conditional && complement == 0 {
-            return true;
-        }
-        complement >= u64::from(self.spec.params.k) + self.spec.keyer.complement_extra(self.units)
+        (!self.measure.conditional && complement == 0) || complement >= self.group_threshold()
+    }
+
+    /// How many units a group left out of a measure (the complement of a count, the units
+    /// without a share's property) must hold: k plus 0, 1 or 2, drawn apart from the cell's own
+    /// threshold, so that "released or not" never marks an exact size.
+    fn group_threshold(&self) -> u64 {
+        u64::from(self.spec.params.k) + self.spec.keyer.complement_extra(self.units)
     }
 
     fn rounded(&self, count: i64) -> f64 {
@@ -95,14 +99,13 @@ impl Judged<'_> {
     }
 
     fn sum(&self) -> Option<f64> {
-        let k = u64::from(self.spec.params.k);
         for s in self.columns {
             if s.alike || dominated(&s.top, s.total_abs, &self.params, true) {
                 return None;
             }
             // A sum of 0/c values counts the units having something; those without it must be a
             // group of at least k too (and a 100% share is group disclosure).
-            if self.totals.two_valued && s.with_zero + s.complement < k {
+            if self.totals.two_valued && s.with_zero + s.complement < self.group_threshold() {
                 return None;
             }
         }
@@ -116,7 +119,6 @@ impl Judged<'_> {
     /// A mean is a noisy sum over a noisy row count: never the exact count, never an exact total.
     fn avg(&self) -> Option<f64> {
         let totals = self.totals;
-        let k = u64::from(self.spec.params.k);
         if totals.rows == 0 || alike(totals.min, totals.max) {
             // All values (nearly) the same: the mean tells every unit's value (group disclosure).
             return None;
@@ -125,7 +127,7 @@ impl Judged<'_> {
             if dominated(&s.top, s.total_abs, &self.params, true) {
                 return None;
             }
-            if totals.two_valued && (s.with_nonzero < k || s.with_zero < k) {
+            if totals.two_valued && (s.with_nonzero < self.threshold || s.with_zero < self.group_threshold()) {
                 return None;
             }
         }
@@ -179,7 +181,10 @@ impl Judged<'_> {
             return None;
         }
         let mean = values.iter().sum::<f64>() / values.len() as f64;
-        let noise = self.spec.keyer.magnitude_noise(&self.measure.seeds, self.units);
+        // Seeded by the window, not the fraction: fractions that land on one window get one
+        // answer, so asking all of them averages nothing away.
+        let window = quantile_window_key(self.units, window.span);
+        let noise = self.spec.keyer.magnitude_noise(&self.measure.count_seeds, window);
         Some(mean + (high - low) / 4.0 * noise)
     }
 }
@@ -187,6 +192,9 @@ impl Judged<'_> {
 /// The rows of a quantile window, as indices into the cell's values.
 struct QuantileWindow {
     rows: Vec<usize>,
+    /// The window's first and last position in the cell's sorted values: the fractions that land
+    /// on one window share its noise.
+    span: (usize, usize),
 }
 
 impl QuantileWindow {
@@ -229,7 +237,7 @@ impl QuantileWindow {
             }
             grow_up = !grow_up;
         }
-        Some(QuantileWindow { rows: order[low..=high].to_vec() })
+        Some(QuantileWindow { rows: order[low..=high].to_vec(), span: (low, high) })
     }
 
     /// Every unit column has at least `threshold` distinct units in the window, and no unit holds

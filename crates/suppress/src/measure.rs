@@ -39,7 +39,7 @@ struct Described {
     conditional: bool,
     /// Canonical text of the measure; for an average, of its sum.
     text: String,
-    /// Canonical text of the row count an average divides by.
+    /// Canonical text of the row count an average divides by; of a quantile's window noise.
     count_text: String,
     /// Canonical texts of every condition that selected the measured rows.
     conditions: Vec<String>,
@@ -218,7 +218,11 @@ impl Context<'_> {
         // CellKeyer::count_noise), so spellings of one count agree and different counts differ.
         let (text, count_text) = match measure {
             Measure::Sum | Measure::Avg => (over(&format!("sum({argument_text})")), over("count")),
-            Measure::Quantile(p) => (over(&format!("quantile({p}, {argument_text})")), String::new()),
+            // The fraction names the question (and its budget); the noise is seeded by the
+            // window it lands on (the second text), which fractions may share.
+            Measure::Quantile(p) => {
+                (over(&format!("quantile({p}, {argument_text})")), over(&format!("quantile({argument_text})")))
+            }
             _ => (over("count"), String::new()),
         };
         Ok(Described { measure, value, include, conditional, text, count_text, conditions })

@@ -136,6 +136,15 @@ impl CellKeyer {
     }
 }
 
+/// The key of a quantile window: the cell's unit set and the window's first and last position in
+/// the cell's sorted values.
+pub(crate) fn quantile_window_key(units: u64, (low, high): (usize, usize)) -> u64 {
+    let mut hasher = SipHasher13::new_with_keys(units, 0x7769_6e64_6f77);
+    hasher.write_u64(low as u64);
+    hasher.write_u64(high as u64);
+    hasher.finish()
+}
+
 fn mix(units: u64, count: u64) -> u64 {
     let mut hasher = SipHasher13::new_with_keys(units, 0x0063_6f75_6e74);
     hasher.write_u64(count);
