@@ -54,7 +54,7 @@ fn runs_the_suite_and_writes_the_page() {
     let page = format!("{root}/README.md");
     bench(&["report", "--results", &results, "--output", &page]);
     let text = std::fs::read_to_string(&page).unwrap();
-    assert!(text.contains("## Targets (issue 7) at scale 0.01"), "{text}");
+    assert!(text.contains("## Targets (issue 14) at scale 0.01"), "{text}");
     assert!(text.contains("| drugs/hennep_risico | 342 |"), "{text}");
     for chart in ["geomean.svg", "queries-scale-0.01.svg", "concurrency.svg"] {
         let svg = std::fs::read_to_string(Path::new(root).join("charts").join(chart)).unwrap();
