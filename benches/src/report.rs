@@ -71,15 +71,13 @@ impl ScaleResults {
 
     /// Geometric mean of `numerator / denominator` over the queries of `set` both completed.
     pub fn set_ratio(&self, numerator: &str, denominator: &str, set: QuerySet) -> Option<(f64, usize)> {
-        let queries: Vec<&str> = self.common(&[numerator, denominator]).into_iter().filter(|q| set.holds(q)).collect();
-        Some((self.geomean(numerator, &queries)? / self.geomean(denominator, &queries)?, queries.len()))
+        self.ratio_over(numerator, denominator, &self.common_in(&[numerator, denominator], set))
     }
 
     /// The query of `set` with the largest `numerator / denominator`, and that ratio.
     pub fn worst_ratio(&self, numerator: &str, denominator: &str, set: QuerySet) -> Option<(&str, f64)> {
-        self.common(&[numerator, denominator])
+        self.common_in(&[numerator, denominator], set)
             .into_iter()
-            .filter(|q| set.holds(q))
             .filter_map(|q| Some((q, self.median(q, numerator)? / self.median(q, denominator)?)))
             .max_by(|a, b| a.1.total_cmp(&b.1))
     }
@@ -92,6 +90,11 @@ impl ScaleResults {
     /// Queries every given mode completed.
     fn common(&self, modes: &[&str]) -> Vec<&str> {
         self.query_ids().into_iter().filter(|q| modes.iter().all(|m| self.median(q, m).is_some())).collect()
+    }
+
+    /// Queries of `set` every given mode completed.
+    fn common_in(&self, modes: &[&str], set: QuerySet) -> Vec<&str> {
+        self.common(modes).into_iter().filter(|q| set.holds(q)).collect()
     }
 
     /// Geometric mean of the medians of `mode` over `queries`.
@@ -108,8 +111,12 @@ impl ScaleResults {
 
     /// Geometric mean of `numerator / denominator` over the queries both completed, and how many.
     pub fn ratio(&self, numerator: &str, denominator: &str) -> Option<(f64, usize)> {
-        let queries = self.common(&[numerator, denominator]);
-        Some((self.geomean(numerator, &queries)? / self.geomean(denominator, &queries)?, queries.len()))
+        self.ratio_over(numerator, denominator, &self.common(&[numerator, denominator]))
+    }
+
+    /// Geometric mean of `numerator / denominator` over `queries`, and how many.
+    fn ratio_over(&self, numerator: &str, denominator: &str, queries: &[&str]) -> Option<(f64, usize)> {
+        Some((self.geomean(numerator, queries)? / self.geomean(denominator, queries)?, queries.len()))
     }
 
     fn context_u64(&self, key: &str) -> Option<u64> {

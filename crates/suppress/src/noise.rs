@@ -92,14 +92,19 @@ impl CellKeyer {
     /// Extra units the noisy threshold demands above the hard floor k: 0, 1 or 2. Seeded by the
     /// unit set only, so a cell is shown or not whatever is measured in it.
     pub fn threshold_extra(&self, units: u64) -> u64 {
-        (self.draw(Purpose::Threshold, &[units]) * 3.0).floor().min(2.0) as u64
+        self.extra_units(Purpose::Threshold, units)
     }
 
     /// Extra units (0, 1 or 2) the complement of a conditional count must hold above k, drawn
     /// apart from the cell's own threshold: "released or not" must not mark an exact size of the
     /// units left out.
     pub fn complement_extra(&self, units: u64) -> u64 {
-        (self.draw(Purpose::Complement, &[units]) * 3.0).floor().min(2.0) as u64
+        self.extra_units(Purpose::Complement, units)
+    }
+
+    /// 0, 1 or 2, each a third of the time, drawn for `purpose` from the unit set.
+    fn extra_units(&self, purpose: Purpose, units: u64) -> u64 {
+        (self.draw(purpose, &[units]) * 3.0).floor().min(2.0) as u64
     }
 
     /// A factor in (0.9, 1] that makes the dominance limits of a cell slightly and unpredictably
@@ -139,15 +144,19 @@ impl CellKeyer {
 /// The key of a quantile window: the cell's unit set and the window's first and last position in
 /// the cell's sorted values.
 pub(crate) fn quantile_window_key(units: u64, (low, high): (usize, usize)) -> u64 {
-    let mut hasher = SipHasher13::new_with_keys(units, 0x7769_6e64_6f77);
-    hasher.write_u64(low as u64);
-    hasher.write_u64(high as u64);
-    hasher.finish()
+    mix_parts(units, 0x7769_6e64_6f77, &[low as u64, high as u64])
 }
 
 fn mix(units: u64, count: u64) -> u64 {
-    let mut hasher = SipHasher13::new_with_keys(units, 0x0063_6f75_6e74);
-    hasher.write_u64(count);
+    mix_parts(units, 0x0063_6f75_6e74, &[count])
+}
+
+/// A unit set's key mixed with `parts`, under a `salt` per use.
+fn mix_parts(units: u64, salt: u64, parts: &[u64]) -> u64 {
+    let mut hasher = SipHasher13::new_with_keys(units, salt);
+    for &part in parts {
+        hasher.write_u64(part);
+    }
     hasher.finish()
 }
 

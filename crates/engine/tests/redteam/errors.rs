@@ -29,11 +29,19 @@ pub fn attacks() -> Vec<Attack> {
 /// Runs `template` with `{cond}` true and false for the victim; `{buurt}` is the victim's buurt.
 async fn error_oracle(w: &World, level: AccessLevel, user: &str, template: &str) -> Verdict {
     let victim = w.insider.unique_by_buurt_and_year(25, 1)[0];
-    let mut outcomes = Vec::new();
-    for t in [victim.income - 1.0, victim.income + 1.0] {
+    let sql = |t: f64| {
         let cond = format!("({} AND inkomen > {t})", Insider::singled_out(victim));
-        let sql = template.replace("{cond}", &cond).replace("{buurt}", &victim.buurt);
-        outcomes.push(match w.run(level, user, &sql).await {
+        template.replace("{cond}", &cond).replace("{buurt}", &victim.buurt)
+    };
+    oracle(w, level, user, [sql(victim.income - 1.0), sql(victim.income + 1.0)]).await
+}
+
+/// Runs the statements written with a threshold just below and just above the victim's income:
+/// disclosed when one fails and the other answers (or they fail differently).
+async fn oracle(w: &World, level: AccessLevel, user: &str, below_and_above: [String; 2]) -> Verdict {
+    let mut outcomes = Vec::new();
+    for sql in &below_and_above {
+        outcomes.push(match w.run(level, user, sql).await {
             Err(zicht_engine::EngineError::Suppression(refusal)) => return Verdict::Refused(refusal.rule.to_string()),
             Err(error) => format!("error {}", error.sqlstate()),
             Ok(_) => "answer".to_string(),
@@ -115,21 +123,11 @@ async fn outer_filter_on_suppressed_keys_of_a_join(w: &World, level: AccessLevel
 /// `template` with `{buurt}`, `{year}` of the victim and `{t}` just below and above the income.
 async fn key_oracle(w: &World, level: AccessLevel, user: &str, template: &str) -> Verdict {
     let victim = w.insider.unique_by_buurt_and_year(25, 1)[0];
-    let mut outcomes = Vec::new();
-    for t in [victim.income - 1.0, victim.income + 1.0] {
-        let sql = template
+    let sql = |t: f64| {
+        template
             .replace("{buurt}", &victim.buurt)
             .replace("{year}", &victim.birth_year.to_string())
-            .replace("{t}", &t.to_string());
-        outcomes.push(match w.run(level, user, &sql).await {
-            Err(zicht_engine::EngineError::Suppression(refusal)) => return Verdict::Refused(refusal.rule.to_string()),
-            Err(error) => format!("error {}", error.sqlstate()),
-            Ok(_) => "answer".to_string(),
-        });
-    }
-    if outcomes[0] != outcomes[1] {
-        Verdict::Disclosed(format!("{} when the income is above t, {} when below", outcomes[0], outcomes[1]))
-    } else {
-        Verdict::Defended(format!("{} either way", outcomes[0]))
-    }
+            .replace("{t}", &t.to_string())
+    };
+    oracle(w, level, user, [sql(victim.income - 1.0), sql(victim.income + 1.0)]).await
 }
