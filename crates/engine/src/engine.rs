@@ -33,6 +33,7 @@ pub struct Engine {
     protected: bool,
     audit: Option<Arc<dyn crate::audit::AuditSink>>,
     budget: Arc<QueryBudget>,
+    limits: crate::limits::StatementLimits,
 }
 
 impl std::fmt::Debug for Engine {
@@ -58,6 +59,7 @@ impl Engine {
         let ctx = SessionContext::new_with_state(build_state(&options)?);
         // Added to DataFusion's built-ins (the builder's with_*_functions would replace them).
         zicht_udf::register(&ctx);
+        crate::bounded_strings::register(&ctx);
         let zicht = ctx.catalog(CATALOG_NAME).ok_or_else(|| EngineError::Data {
             dir: options.data_dir.display().to_string(),
             message: "the session has no zicht catalog".into(),
@@ -86,6 +88,7 @@ impl Engine {
             protected,
             audit: options.audit,
             budget: Arc::new(QueryBudget::new(options.budget)),
+            limits: options.limits,
         })
     }
 
@@ -106,7 +109,8 @@ impl Engine {
             .with_session_id(format!("{user}-{}", next_session_number()))
             .build();
         let budget = (self.protected && level == AccessLevel::Untrusted).then(|| Arc::clone(&self.budget));
-        Session::new(SessionContext::new_with_state(state), user, level, self.protected, self.audit.clone(), budget)
+        let context = SessionContext::new_with_state(state);
+        Session::new(context, user, level, self.protected, self.audit.clone(), budget, self.limits)
     }
 
     /// Lets a front end add what its clients need (a `pg_catalog` schema, compatibility functions)

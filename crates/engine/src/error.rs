@@ -26,10 +26,20 @@ pub enum EngineError {
     ProtectedExecution,
     #[error("{0}")]
     Execution(String),
+    /// A value a function or operator cannot take (division by zero, overflow, a string that is
+    /// not a number, a date that does not exist): PostgreSQL's class 22.
+    #[error("{message}")]
+    DataException { sqlstate: &'static str, message: String },
     #[error("query cancelled")]
     Cancelled,
     #[error("out of memory: {0}")]
     ResourcesExhausted(String),
+    /// A statement longer than the engine accepts ([`crate::StatementLimits`]).
+    #[error("statement too long: {0}")]
+    TooLong(String),
+    /// A statement with too many tokens or nested too deeply ([`crate::StatementLimits`]).
+    #[error("statement too complex: {0}")]
+    TooComplex(String),
     #[error(
         "no secret key for the cell-key perturbation: set one (ZICHT_SECRET_KEY, EngineOptions::with_secret_key) or use a key file (zicht_engine::secret::load_or_create)"
     )]
@@ -46,8 +56,11 @@ impl EngineError {
             EngineError::Syntax(_) => "42601",
             EngineError::Plan { sqlstate, .. } => sqlstate,
             EngineError::ProtectedExecution | EngineError::Execution(_) => "XX000",
+            EngineError::DataException { sqlstate, .. } => sqlstate,
             EngineError::Cancelled => "57014",
             EngineError::ResourcesExhausted(_) => "53200",
+            EngineError::TooLong(_) => "54000",
+            EngineError::TooComplex(_) => "54001",
         }
     }
 
@@ -59,6 +72,8 @@ impl EngineError {
         match error.find_root() {
             DataFusionError::SQL(parser_error, _) => EngineError::Syntax(parser_error.to_string()),
             DataFusionError::ResourcesExhausted(m) => EngineError::ResourcesExhausted(m.clone()),
+            // Constant folding evaluates `1/0` while planning.
+            root if data_exception(root).is_some() => data_exception_error(root),
             root => {
                 let message = strip_datafusion_prefix(&root.to_string());
                 EngineError::Plan { sqlstate: planning_sqlstate(&message), message }
@@ -74,6 +89,7 @@ impl EngineError {
         match error.find_root() {
             DataFusionError::ResourcesExhausted(m) => EngineError::ResourcesExhausted(m.clone()),
             _ if protected => EngineError::ProtectedExecution,
+            root if data_exception(root).is_some() => data_exception_error(root),
             root => EngineError::Execution(strip_datafusion_prefix(&root.to_string())),
         }
     }
@@ -90,26 +106,145 @@ fn find_suppression_error(error: &DataFusionError) -> Option<&SuppressionError> 
     }
 }
 
+fn data_exception_error(root: &DataFusionError) -> EngineError {
+    let sqlstate = data_exception(root).unwrap_or("22000");
+    EngineError::DataException { sqlstate, message: strip_datafusion_prefix(&root.to_string()) }
+}
+
+/// The class-22 SQLSTATE of an error that a value caused, as PostgreSQL gives it; None for
+/// anything else.
+fn data_exception(root: &DataFusionError) -> Option<&'static str> {
+    use datafusion::arrow::error::ArrowError;
+    if let DataFusionError::ArrowError(arrow, _) = root {
+        match arrow.as_ref() {
+            ArrowError::DivideByZero => return Some("22012"),
+            ArrowError::ArithmeticOverflow(_) => return Some("22003"),
+            ArrowError::CastError(m) | ArrowError::ParseError(m) => return Some(cast_sqlstate(m)),
+            _ => {}
+        }
+    }
+    let message = root.to_string().to_ascii_lowercase();
+    if message.contains("cannot cast") || message.contains("can't cast") || message.contains("invalid digit") {
+        return Some(cast_sqlstate(&message));
+    }
+    DATA_EXCEPTIONS
+        .iter()
+        .find(|(needles, _)| needles.iter().any(|needle| message.contains(needle)))
+        .map(|(_, sqlstate)| *sqlstate)
+}
+
+/// Fragments of DataFusion's messages for errors caused by a value, in order, with PostgreSQL's
+/// code for each.
+const DATA_EXCEPTIONS: &[(&[&str], &str)] = &[
+    (&["divide by zero", "division by zero"], "22012"),
+    (&["requested length too large"], "54000"),
+    (&["scalar subquery returned more than one row"], "21000"),
+    (&["negative count not allowed"], "22011"),
+    (&["square root of a negative", "raised to a negative power", "factorial of a negative"], "2201F"),
+    (&["regular expression did not compile", "regex parse error", "invalid regular expression"], "2201B"),
+    (&["error parsing timestamp", "unable to parse date", "invalid date", "not a valid date"], "22008"),
+    (&["overflow", "out of range", "too large to", "too big", "percentile value must be between"], "22003"),
+    (&["cannot parse", "failed to parse"], "22P02"),
+    (
+        &[
+            "date part",
+            "date_trunc granularity",
+            "invalid unicode scalar value",
+            "field position must not be zero",
+            "no built-in encoding named",
+            "failed to decode value",
+            "requested character",
+            "must be positive",
+            "must be non-negative",
+        ],
+        "22023",
+    ),
+];
+
+/// A cast that failed because the value is too large (22003), is not a date (22007) or is not a
+/// number at all (22P02).
+fn cast_sqlstate(message: &str) -> &'static str {
+    let message = message.to_ascii_lowercase();
+    if message.contains("overflow") || message.contains("out of range") || message.contains("too large") {
+        "22003"
+    } else if message.contains("date") || message.contains("timestamp") || message.contains("time") {
+        "22007"
+    } else {
+        "22P02"
+    }
+}
+
 /// Maps DataFusion's planning messages to the SQLSTATE a PostgreSQL client expects.
 fn planning_sqlstate(message: &str) -> &'static str {
     let lower = message.to_ascii_lowercase();
     if lower.contains("table") && lower.contains("not found") {
-        "42P01"
-    } else if lower.contains("schema") && lower.contains("not found")
+        return "42P01";
+    }
+    if lower.contains("schema") && lower.contains("not found")
         || lower.contains("no field named")
         || lower.contains("column") && lower.contains("not found")
     {
-        "42703"
-    } else if lower.contains("invalid function") || lower.contains("no function matches") {
-        "42883"
-    } else if lower.contains("not implemented") || lower.contains("unsupported") {
-        "0A000"
-    } else if lower.contains("cannot be cast") || lower.contains("type") && lower.contains("coerc") {
-        "42804"
-    } else {
-        "42000"
+        return "42703";
     }
+    PLANNING_ERRORS
+        .iter()
+        .find(|(needles, _)| needles.iter().any(|needle| lower.contains(needle)))
+        .map_or("42000", |(_, sqlstate)| *sqlstate)
 }
+
+/// Fragments of DataFusion's planning messages, in order, with PostgreSQL's code for each.
+const PLANNING_ERRORS: &[(&[&str], &str)] = &[
+    (&["invalid function", "no function matches"], "42883"),
+    (
+        &[
+            "must appear in the group by clause",
+            "must be in group by",
+            "aggregate function calls cannot",
+            "aggregate functions are not allowed",
+            "does not support logical expression aggregatefunction",
+        ],
+        "42803",
+    ),
+    (
+        &[
+            "window function calls cannot be nested",
+            "invalid window frame",
+            "range requires exactly one order by",
+            "does not support logical expression windowfunction",
+        ],
+        "42P20",
+    ),
+    (&["is not defined!"], "42704"),
+    (&["ambiguous reference"], "42702"),
+    (
+        &[
+            "for select distinct, order by expressions",
+            "cannot find column with position",
+            "order by column out of bounds",
+            "order by index starts at 1",
+            "names given as column alias",
+        ],
+        "42P10",
+    ),
+    (
+        &[
+            "the subquery should only return one column",
+            "have different number of columns",
+            "inconsistent data length across values list",
+        ],
+        "42601",
+    ),
+    (&["cannot create filter with non-boolean predicate"], "42804"),
+    (&["limit must be >= 0"], "2201W"),
+    (&["offset must be >=0", "offset must be >= 0"], "2201X"),
+    (&["was not provided a value"], "42P02"),
+    (&["step cannot be zero", "step interval cannot be zero"], "22023"),
+    (&["invalid escape character in like"], "22025"),
+    (&["ntile requires a positive integer"], "22014"),
+    (&["duplicate qualified field name"], "42712"),
+    (&["not implemented", "unsupported", "not supported"], "0A000"),
+    (&["cannot be cast", "coerc"], "42804"),
+];
 
 fn strip_datafusion_prefix(message: &str) -> String {
     let prefixes =
@@ -140,6 +275,22 @@ mod tests {
         let mapped = EngineError::from_planning(error);
         assert_eq!(mapped.sqlstate(), "42501");
         assert!(mapped.to_string().contains("basis.persoon"));
+    }
+
+    #[test]
+    fn data_exceptions_get_their_class_22_code() {
+        use datafusion::arrow::error::ArrowError;
+        let arrow = |e: ArrowError| DataFusionError::ArrowError(Box::new(e), None);
+        assert_eq!(EngineError::from_execution(arrow(ArrowError::DivideByZero), false).sqlstate(), "22012");
+        assert_eq!(EngineError::from_planning(arrow(ArrowError::DivideByZero)).sqlstate(), "22012");
+        let cast = arrow(ArrowError::CastError("Cannot cast string 'abc' to value of Int32 type".into()));
+        assert_eq!(EngineError::from_execution(cast, false).sqlstate(), "22P02");
+        let overflow = arrow(ArrowError::ArithmeticOverflow("Overflow happened on: 9223372036854775807 + 1".into()));
+        assert_eq!(EngineError::from_execution(overflow, false).sqlstate(), "22003");
+        let date = DataFusionError::Execution("Unable to parse date from 2024, 2, 30".into());
+        assert_eq!(EngineError::from_execution(date, false).sqlstate(), "22008");
+        // Protected rows: neither the detail nor the class.
+        assert_eq!(EngineError::from_execution(arrow(ArrowError::DivideByZero), true).sqlstate(), "XX000");
     }
 
     #[test]

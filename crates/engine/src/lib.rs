@@ -28,9 +28,11 @@
 //! ```
 
 mod audit;
+mod bounded_strings;
 mod budget;
 mod engine;
 mod error;
+pub mod limits;
 mod options;
 pub mod secret;
 mod session;
@@ -40,8 +42,9 @@ pub use audit::{AuditEvent, AuditSink, JsonLinesAudit, Outcome, fingerprint, res
 pub use budget::{BudgetPolicy, QueryBudget};
 pub use engine::{Engine, default_memory_limit};
 pub use error::{EngineError, Result};
+pub use limits::StatementLimits;
 pub use options::{EngineOptions, ProtectionMode};
-pub use session::{Released, Session};
+pub use session::{Released, Session, StopReason, refuse_writing_statements};
 pub use views::SavedView;
 pub use zicht_suppress::AccessLevel;
 

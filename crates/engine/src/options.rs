@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use crate::audit::AuditSink;
 use crate::budget::BudgetPolicy;
+use crate::limits::StatementLimits;
 
 use zicht_catalog::{Catalog, SavedQuery};
 
@@ -40,6 +41,8 @@ pub struct EngineOptions {
     pub saved_queries: Vec<SavedQuery>,
     /// How many distinct questions an untrusted user may ask of one protected table per period.
     pub budget: BudgetPolicy,
+    /// How long and how deep one statement may be.
+    pub limits: StatementLimits,
 }
 
 impl EngineOptions {
@@ -55,6 +58,7 @@ impl EngineOptions {
             audit: None,
             saved_queries: Vec::new(),
             budget: BudgetPolicy::default(),
+            limits: StatementLimits::default(),
         }
     }
 
@@ -95,6 +99,11 @@ impl EngineOptions {
 
     pub fn with_budget(mut self, budget: BudgetPolicy) -> EngineOptions {
         self.budget = budget;
+        self
+    }
+
+    pub fn with_limits(mut self, limits: StatementLimits) -> EngineOptions {
+        self.limits = limits;
         self
     }
 }

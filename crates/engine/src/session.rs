@@ -12,6 +12,7 @@ use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::logical_expr::{ColumnarValue, LogicalPlan, Volatility, create_udf};
 use datafusion::physical_plan::{ExecutionPlan, SendableRecordBatchStream, execute_stream};
 use datafusion::prelude::SessionContext;
+use datafusion::sql::parser::{CopyToSource, Statement as DFStatement};
 use futures::Stream;
 
 use zicht_suppress::{AccessLevel, Question};
@@ -19,6 +20,7 @@ use zicht_suppress::{AccessLevel, Question};
 use crate::audit::{AuditEvent, AuditSink, Outcome, fingerprint, now};
 use crate::budget::QueryBudget;
 use crate::error::{EngineError, Result};
+use crate::limits::{StatementLimits, on_parser_stack, on_planner_stack};
 
 /// One caller's view of the engine. Settings changed with `SET` stay in this session.
 pub struct Session {
@@ -29,6 +31,7 @@ pub struct Session {
     audit: Option<Arc<dyn AuditSink>>,
     /// The budget this session's questions are charged to (untrusted sessions only).
     budget: Option<Arc<QueryBudget>>,
+    limits: StatementLimits,
 }
 
 /// DataFusion settings a session may change. Anything else could weaken what the engine shows
@@ -51,8 +54,9 @@ impl Session {
         protected: bool,
         audit: Option<Arc<dyn AuditSink>>,
         budget: Option<Arc<QueryBudget>>,
+        limits: StatementLimits,
     ) -> Session {
-        let session = Session { ctx, user: user.to_string(), level, protected, audit, budget };
+        let session = Session { ctx, user: user.to_string(), level, protected, audit, budget, limits };
         for name in ["session_user", "current_user"] {
             session.register_constant_function(name, ScalarValue::Utf8(Some(user.to_string())));
         }
@@ -65,6 +69,12 @@ impl Session {
 
     pub fn access_level(&self) -> AccessLevel {
         self.level
+    }
+
+    /// How long and how deep a statement of this session may be; front ends that parse SQL
+    /// themselves apply the same limits (see [`crate::limits`]).
+    pub fn limits(&self) -> StatementLimits {
+        self.limits
     }
 
     /// Defines a function without arguments that returns `value`, in this session only: what a
@@ -84,22 +94,61 @@ impl Session {
     /// Plans one SQL statement. The plan may hold `$1`-style parameters; bind them with
     /// [`Session::execute_with_params`]. Statements that would change the warehouse are refused.
     pub async fn plan(&self, sql: &str) -> Result<LogicalPlan> {
+        let statement = self.parse(sql).await?;
+        self.plan_parsed(statement).await
+    }
+
+    /// Plans a parsed statement on the planner stack ([`on_planner_stack`]).
+    async fn plan_parsed(&self, statement: DFStatement) -> Result<LogicalPlan> {
         let state = self.ctx.state();
-        let statement = state
-            .sql_to_statement(sql, &datafusion::common::config::Dialect::PostgreSQL)
-            .map_err(EngineError::from_planning)?;
-        let plan = state.statement_to_plan(statement).await.map_err(EngineError::from_planning)?;
-        refuse_changes(&plan)?;
-        Ok(plan)
+        on_planner_stack(async move {
+            let plan = state.statement_to_plan(statement).await.map_err(EngineError::from_planning)?;
+            refuse_changes(&plan)?;
+            Ok(plan)
+        })
+        .await?
+    }
+
+    /// Parses one statement within the session's [`StatementLimits`], on the parser stack.
+    async fn parse(&self, sql: &str) -> Result<DFStatement> {
+        self.limits.check_text(sql)?;
+        refuse_writing_statements(sql)?;
+        let state = self.ctx.state();
+        let limits = self.limits;
+        let sql = sql.to_string();
+        on_parser_stack(move || {
+            let statement = state
+                .sql_to_statement(&sql, &datafusion::common::config::Dialect::PostgreSQL)
+                .map_err(EngineError::from_planning)?;
+            check_depth(&statement, &limits)?;
+            Ok(statement)
+        })
+        .await?
     }
 
     /// Plans one parsed statement (for front ends that parse or rewrite SQL themselves, such as
     /// the wire server's PostgreSQL compatibility layer).
+    /// The statement must be within the session's [`Session::limits`] (checked where it was
+    /// parsed, on the parser stack).
+    /// A statement it cannot plan is recorded in the audit log, as [`Session::sql`] does.
     pub async fn plan_statement(&self, statement: datafusion::sql::sqlparser::ast::Statement) -> Result<LogicalPlan> {
-        let statement = datafusion::sql::parser::Statement::Statement(Box::new(statement));
-        let plan = self.ctx.state().statement_to_plan(statement).await.map_err(EngineError::from_planning)?;
-        refuse_changes(&plan)?;
-        Ok(plan)
+        let text = statement.to_string();
+        match self.plan_parsed(DFStatement::Statement(Box::new(statement))).await {
+            Ok(plan) => Ok(plan),
+            Err(error) => Err(self.trail(fingerprint(&text)).refused(error)),
+        }
+    }
+
+    /// Records a statement that ended before the engine could (a front end's parse error, a
+    /// cancel or timeout while it was planned), so that the audit log has one line for every
+    /// statement received, whatever its fate.
+    pub fn audit_unfinished(&self, statement: &str, error: &EngineError) {
+        self.trail(fingerprint(statement)).write_failure(error);
+    }
+
+    /// Records a statement a front end answered itself (`SET`, `SHOW`, `BEGIN`, ...).
+    pub fn audit_completed(&self, statement: &str) {
+        self.trail(fingerprint(statement)).write(Outcome::Completed, 0, 0, None);
     }
 
     /// Plans and runs one SQL statement.
@@ -143,20 +192,26 @@ impl Session {
             Ok(stream) => stream,
             Err(error) => return Err(trail.refused(EngineError::from_execution(error, reads_protected))),
         };
-        Ok(Released { stream, reads_protected, physical, trail: Some(trail) })
+        Ok(Released { stream, reads_protected, physical, trail: Some(trail), stop_reason: StopReason::default() })
     }
 
+    /// Analysis, optimisation and physical planning, on the planner stack ([`on_planner_stack`]).
     async fn plan_physical(&self, plan: LogicalPlan) -> Result<Arc<dyn ExecutionPlan>> {
-        refuse_changes(&plan)?;
-        if self.protected {
-            zicht_suppress::check_statement(&plan)?;
-        }
-        let frame = self.ctx.execute_logical_plan(plan).await.map_err(EngineError::from_planning)?;
-        let physical = frame.create_physical_plan().await.map_err(EngineError::from_planning)?;
-        if self.protected {
-            zicht_suppress::verify_released(&physical)?;
-        }
-        Ok(physical)
+        let ctx = self.ctx.clone();
+        let protected = self.protected;
+        on_planner_stack(async move {
+            refuse_changes(&plan)?;
+            if protected {
+                zicht_suppress::check_statement(&plan)?;
+            }
+            let frame = ctx.execute_logical_plan(plan).await.map_err(EngineError::from_planning)?;
+            let physical = frame.create_physical_plan().await.map_err(EngineError::from_planning)?;
+            if protected {
+                zicht_suppress::verify_released(&physical)?;
+            }
+            Ok(physical)
+        })
+        .await?
     }
 
     fn trail(&self, fingerprint: String) -> AuditTrail {
@@ -184,6 +239,82 @@ impl Session {
         let mut state = state.write();
         state.config_mut().options_mut().set(key, value).map_err(EngineError::from_planning)
     }
+}
+
+/// Measures the SQL statements inside one of DataFusion's statements. Statements that carry no
+/// SQL query but are DataFusion's own DDL are refused here, before planning: the warehouse is
+/// read-only.
+fn check_depth(statement: &DFStatement, limits: &StatementLimits) -> Result<()> {
+    match statement {
+        DFStatement::Statement(inner) => limits.check_depth(inner),
+        DFStatement::Explain(explain) => check_depth(&explain.statement, limits),
+        DFStatement::CopyTo(copy) => match &copy.source {
+            CopyToSource::Query(query) => limits.check_query_depth(query),
+            CopyToSource::Relation(_) => Ok(()),
+        },
+        DFStatement::Reset(_) => Ok(()),
+        DFStatement::CreateExternalTable(_) => {
+            Err(EngineError::NotAllowed("CREATE EXTERNAL TABLE is not allowed: the warehouse is read-only".into()))
+        }
+    }
+}
+
+/// Statement kinds that would change the warehouse, its catalog, its users or the server, by
+/// their first keyword. Refused before parsing, so that one the parser does not know (`CLUSTER`,
+/// `CHECKPOINT`, `ALTER SYSTEM`) is refused as read-only too, not reported as a syntax error.
+const WRITING_KEYWORDS: &[&str] = &[
+    "ALTER",
+    "ANALYZE",
+    "CALL",
+    "CHECKPOINT",
+    "CLUSTER",
+    "COMMENT",
+    "CREATE",
+    "DELETE",
+    "DO",
+    "DROP",
+    "GRANT",
+    "IMPORT",
+    "INSERT",
+    "LISTEN",
+    "LOAD",
+    "LOCK",
+    "MERGE",
+    "NOTIFY",
+    "REASSIGN",
+    "REFRESH",
+    "REINDEX",
+    "REVOKE",
+    "SECURITY",
+    "TRUNCATE",
+    "UNLISTEN",
+    "UPDATE",
+    "VACUUM",
+];
+
+/// Refuses a text whose statements begin with a [`WRITING_KEYWORDS`] keyword (42501).
+pub fn refuse_writing_statements(sql: &str) -> Result<()> {
+    use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
+    use datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer};
+    let Ok(tokens) = Tokenizer::new(&PostgreSqlDialect {}, sql).tokenize() else { return Ok(()) };
+    let mut at_start = true;
+    for token in tokens {
+        match token {
+            Token::Whitespace(_) => {}
+            Token::SemiColon => at_start = true,
+            Token::Word(word) if at_start => {
+                let keyword = word.value.to_ascii_uppercase();
+                if word.quote_style.is_none() && WRITING_KEYWORDS.contains(&keyword.as_str()) {
+                    return Err(EngineError::NotAllowed(format!(
+                        "{keyword} is not allowed: the warehouse is read-only"
+                    )));
+                }
+                at_start = false;
+            }
+            _ => at_start = false,
+        }
+    }
+    Ok(())
 }
 
 fn refuse_setting(key: &str) -> Result<()> {
@@ -222,6 +353,20 @@ pub struct Released {
     physical: Arc<dyn ExecutionPlan>,
     /// Written once: when the stream ends, fails, or is dropped unread.
     trail: Option<AuditTrail>,
+    /// Why a front end stopped reading, if it said (see [`Released::stop_reason`]).
+    stop_reason: StopReason,
+}
+
+/// Set by a front end before it drops a [`Released`] it stopped reading (a cancel or a timeout:
+/// `EngineError::Cancelled`), so that the audit record says why.
+#[derive(Debug, Clone, Default)]
+pub struct StopReason(Arc<std::sync::OnceLock<&'static str>>);
+
+impl StopReason {
+    /// Records the SQLSTATE the statement ended with (the first one set counts).
+    pub fn set(&self, sqlstate: &'static str) {
+        let _ = self.0.set(sqlstate);
+    }
 }
 
 impl Released {
@@ -238,6 +383,11 @@ impl Released {
     /// The plan that produced this result, for audit and EXPLAIN.
     pub fn physical_plan(&self) -> &Arc<dyn ExecutionPlan> {
         &self.physical
+    }
+
+    /// A handle to say why reading stopped, before dropping this result unfinished.
+    pub fn stop_reason(&self) -> StopReason {
+        self.stop_reason.clone()
     }
 
     /// Collects all batches.
@@ -278,7 +428,10 @@ impl Stream for Released {
 
 impl Drop for Released {
     fn drop(&mut self) {
-        self.finish(Outcome::Abandoned, None);
+        match self.stop_reason.0.get() {
+            Some(&"57014") => self.finish(Outcome::Abandoned, Some(&EngineError::Cancelled)),
+            _ => self.finish(Outcome::Abandoned, None),
+        }
     }
 }
 
@@ -295,9 +448,13 @@ struct AuditTrail {
 impl AuditTrail {
     /// Records a statement that did not produce a result, and hands the error back.
     fn refused(self, error: EngineError) -> EngineError {
-        let outcome = if error.sqlstate() == "42501" { Outcome::Rejected } else { Outcome::Failed };
-        self.write(outcome, 0, 0, Some(&error));
+        self.write_failure(&error);
         error
+    }
+
+    fn write_failure(self, error: &EngineError) {
+        let outcome = if error.sqlstate() == "42501" { Outcome::Rejected } else { Outcome::Failed };
+        self.write(outcome, 0, 0, Some(error));
     }
 
     fn write(self, outcome: Outcome, released: u64, suppressed: u64, error: Option<&EngineError>) {

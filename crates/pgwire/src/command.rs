@@ -13,6 +13,9 @@ use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
 use datafusion::sql::sqlparser::parser::Parser;
 use datafusion_pg_catalog::sql::PostgresCompatibilityParser;
 
+use zicht_engine::StatementLimits;
+use zicht_engine::limits::on_parser_stack;
+
 use crate::error::{WireError, WireResult};
 
 #[derive(Debug, Clone)]
@@ -62,9 +65,47 @@ pub struct CopyFormat {
     pub null: Option<String>,
 }
 
+impl Command {
+    /// What the audit log fingerprints for this command: the statement's text, or the command.
+    pub fn audit_text(&self) -> String {
+        match self.statement() {
+            Some(statement) => statement.to_string(),
+            None => format!("{self:?}"),
+        }
+    }
+
+    /// The SQL statement the engine plans for this command, if any.
+    pub fn statement(&self) -> Option<&Statement> {
+        match self {
+            Command::Query(statement)
+            | Command::Declare { query: statement, .. }
+            | Command::CopyOut { query: statement, .. } => Some(statement),
+            _ => None,
+        }
+    }
+}
+
+/// [`parse`] within the session's limits: the text's size is checked first, then it is parsed,
+/// rewritten and measured on the parser stack, where a statement nested too deeply is also
+/// dropped (see `zicht_engine::limits`).
+pub async fn parse_bounded(sql: &str, limits: StatementLimits) -> WireResult<Vec<Command>> {
+    limits.check_text(sql)?;
+    zicht_engine::refuse_writing_statements(sql)?;
+    let sql = sql.to_string();
+    on_parser_stack(move || {
+        let commands = parse(&sql)?;
+        for statement in commands.iter().filter_map(Command::statement) {
+            limits.check_depth(statement)?;
+        }
+        Ok(commands)
+    })
+    .await?
+}
+
 /// Parses a query string (one or more statements) with the PostgreSQL compatibility rewrites that
-/// let client tools' catalog queries run on DataFusion.
-pub fn parse(sql: &str) -> WireResult<Vec<Command>> {
+/// let client tools' catalog queries run on DataFusion. Recurses as deep as the statements nest:
+/// call it through [`parse_bounded`].
+fn parse(sql: &str) -> WireResult<Vec<Command>> {
     let parser = PostgresCompatibilityParser::new();
     let statements = match parser.parse(sql) {
         Ok(statements) => statements,

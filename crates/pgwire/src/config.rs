@@ -11,6 +11,9 @@ use zicht_engine::AccessLevel;
 
 use crate::scram::ScramVerifier;
 
+/// 16 MiB: a statement at the engine's length limit (1 MiB) with room for large parameters.
+pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 16 << 20;
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ServerConfig {
@@ -25,6 +28,14 @@ pub struct ServerConfig {
     /// How long running queries may go on after SIGTERM/SIGINT before connections are closed.
     #[serde(deserialize_with = "duration")]
     pub shutdown_grace: Duration,
+    /// How long a client may take from connecting to being logged in (PostgreSQL's
+    /// `authentication_timeout`); then the connection is closed and its slot freed.
+    #[serde(deserialize_with = "duration")]
+    pub authentication_timeout: Duration,
+    /// The largest message a client may send, in bytes (PostgreSQL allows 1 GiB). A longer one
+    /// gets FATAL 08P01 before it is read. Statements have their own, smaller, limit (the
+    /// engine's `StatementLimits`).
+    pub max_message_bytes: usize,
     pub tls: Option<TlsConfig>,
     /// Users who may log in with SCRAM-SHA-256. With none, any user name is accepted without a
     /// password, which the server allows only on a loopback address.
@@ -39,6 +50,8 @@ impl Default for ServerConfig {
             max_connections: 100,
             statement_timeout: None,
             shutdown_grace: Duration::from_secs(30),
+            authentication_timeout: Duration::from_secs(60),
+            max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
             tls: None,
             users: Vec::new(),
         }
@@ -60,6 +73,9 @@ impl ServerConfig {
         }
         if self.max_connections == 0 {
             return Err("max_connections must be at least 1".into());
+        }
+        if !(1024..=i32::MAX as usize).contains(&self.max_message_bytes) {
+            return Err("max_message_bytes must be between 1024 and 2147483647".into());
         }
         let mut names: Vec<&str> = self.users.iter().map(|u| u.name.as_str()).collect();
         names.sort_unstable();

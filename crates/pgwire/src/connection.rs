@@ -2,7 +2,7 @@
 //! or a shutdown reaches. One connection's `SET` never touches another's.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
@@ -239,12 +239,10 @@ fn parse_timeout(text: &str) -> Option<Option<Duration>> {
     Some((!duration.is_zero()).then_some(duration))
 }
 
-/// What a cancel request or a shutdown reaches: the current statement's token and whether the
-/// connection is running something.
+/// What a cancel request reaches: the current statement's token.
 #[derive(Default)]
 pub struct QueryControl {
     token: Mutex<CancellationToken>,
-    running: AtomicUsize,
 }
 
 impl QueryControl {
@@ -257,24 +255,6 @@ impl QueryControl {
 
     pub fn cancel(&self) {
         self.token.lock().expect("token lock").cancel();
-    }
-
-    /// Marks the connection busy until the guard drops (when the result stream ends or is dropped).
-    pub fn busy(self: &Arc<Self>) -> BusyGuard {
-        self.running.fetch_add(1, Ordering::SeqCst);
-        BusyGuard(Arc::clone(self))
-    }
-
-    pub fn is_busy(&self) -> bool {
-        self.running.load(Ordering::SeqCst) > 0
-    }
-}
-
-pub struct BusyGuard(Arc<QueryControl>);
-
-impl Drop for BusyGuard {
-    fn drop(&mut self) {
-        self.0.running.fetch_sub(1, Ordering::SeqCst);
     }
 }
 

@@ -42,6 +42,9 @@ pub enum WireError {
     Parameter(String),
     #[error("protocol violation: {0}")]
     Protocol(String),
+    /// A message the protocol does not allow at this point of the login; ends the connection.
+    #[error("invalid frontend message type: {0}")]
+    UnexpectedMessage(String),
 }
 
 impl WireError {
@@ -63,7 +66,7 @@ impl WireError {
             WireError::InvalidSetting(..) => "22023",
             WireError::Unsupported(_) => "0A000",
             WireError::Parameter(_) => "22P02",
-            WireError::Protocol(_) => "08P01",
+            WireError::Protocol(_) | WireError::UnexpectedMessage(_) => "08P01",
         }
     }
 
@@ -77,6 +80,7 @@ impl WireError {
                 | WireError::TooManyConnections
                 | WireError::ShuttingDown
                 | WireError::AdminShutdown
+                | WireError::UnexpectedMessage(_)
         )
     }
 

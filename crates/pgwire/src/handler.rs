@@ -3,7 +3,6 @@
 
 use std::fmt::Debug;
 use std::sync::Arc;
-use std::time::Duration;
 
 use arrow_pg::datatypes::df::deserialize_parameters;
 use arrow_pg::datatypes::{arrow_schema_to_pg_fields, encode_recordbatch, into_pg_type};
@@ -11,7 +10,6 @@ use async_trait::async_trait;
 use datafusion::arrow::array::{ArrayRef, StringArray};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::arrow::record_batch::RecordBatch;
-use datafusion::common::runtime::SpawnedTask;
 use datafusion::logical_expr::LogicalPlan;
 use datafusion::sql::sqlparser::ast::Statement;
 use futures::stream::{self, BoxStream};
@@ -27,12 +25,14 @@ use pgwire::messages::PgWireBackendMessage;
 use pgwire::messages::extendedquery::Execute;
 use pgwire::messages::response::TransactionStatus;
 use pgwire::messages::simplequery::Query;
-use tokio_util::sync::CancellationToken;
 
-use crate::command::{self, Command, FetchCount};
+use zicht_engine::limits::on_planner_stack;
+
+use crate::command::{self, Command};
 use crate::connection::{Connection, Cursor};
 use crate::copy;
 use crate::error::{WireError, WireResult};
+use crate::running::{StatementControl, fetch, released_batches, run_query};
 use crate::server::Shared;
 
 pub struct QueryHandler {
@@ -95,7 +95,14 @@ impl SimpleQueryHandler for QueryHandler {
         let mut status = client.transaction_status();
         let mut responses = Vec::new();
         // Like PostgreSQL, the statements of one message stop at the first error.
-        for command in command::parse(query).map_err(pg_error)? {
+        let commands = match command::parse_bounded(query, connection.session.limits()).await {
+            Ok(commands) => commands,
+            Err(error) => {
+                audit_failure(&connection, query, &error);
+                return Err(pg_error(error));
+            }
+        };
+        for command in commands {
             let response = self.execute(&connection, command, status, &Format::UnifiedText).await;
             match response {
                 Ok(response) => {
@@ -113,8 +120,18 @@ impl SimpleQueryHandler for QueryHandler {
     }
 }
 
+/// Whether a query string is `ROLLBACK TO [SAVEPOINT] name`. Decided on the words alone: this runs
+/// before the statement's limits are checked, so it must not parse an arbitrary text.
 fn is_rollback_to_savepoint(sql: &str) -> bool {
-    matches!(command::parse(sql).as_deref(), Ok([Command::RollbackToSavepoint]))
+    let words: Vec<String> =
+        sql.trim().trim_end_matches(';').split_whitespace().take(5).map(str::to_ascii_lowercase).collect();
+    let words: Vec<&str> = words.iter().map(String::as_str).collect();
+    match words.as_slice() {
+        ["rollback", "to", "savepoint", _] | ["rollback", "to", _] => true,
+        ["rollback", "work" | "transaction", "to", "savepoint", _] => true,
+        ["rollback", "work" | "transaction", "to", name] => *name != "savepoint",
+        _ => false,
+    }
 }
 
 /// `ROLLBACK TO SAVEPOINT` in a failed transaction resumes it, as in PostgreSQL: nothing here
@@ -156,7 +173,7 @@ impl ExtendedQueryHandler for QueryHandler {
         {
             resume_failed_transaction(client);
         }
-        self._on_execute(client, message).await
+        crate::execute::execute_portal(self, client, message).await
     }
 
     async fn do_query<C>(
@@ -176,7 +193,14 @@ impl ExtendedQueryHandler for QueryHandler {
         let format = &portal.result_column_format;
         let result = match &portal.statement.statement {
             Prepared::Plan { plan, parameter_types } => {
-                self.execute_plan(&connection, portal, plan, parameter_types, status, format).await
+                let result = self.execute_plan(&connection, portal, plan, parameter_types, status, format).await;
+                // The engine records what it ran or refused; the rest (parameters, timeouts) here.
+                if let Err(error) = &result
+                    && !matches!(error, WireError::Engine(_))
+                {
+                    audit_failure(&connection, &plan.display_indent().to_string(), error);
+                }
+                result
             }
             Prepared::Command { command, .. } => self.execute(&connection, command.clone(), status, format).await,
         };
@@ -197,10 +221,10 @@ impl QueryHandler {
         self.admit_statement(status, false)?;
         let inferred: Vec<Option<&DataType>> = parameter_types.iter().map(Option::as_ref).collect();
         let params = deserialize_parameters(portal, &inferred).map_err(|e| WireError::Parameter(e.to_string()))?;
-        let token = connection.control.start_statement();
-        let busy = connection.control.busy();
-        let released = connection.session.execute_with_params(plan.clone(), params).await?;
-        let (schema, batches) = guarded_release(connection, released, token, busy);
+        let statement = StatementControl::start(connection);
+        let released =
+            statement.bound(async { Ok(connection.session.execute_with_params(plan.clone(), params).await?) }).await?;
+        let (schema, batches) = statement.release(released);
         rows_response(schema, batches, format)
     }
 
@@ -215,7 +239,28 @@ impl QueryHandler {
         Ok(())
     }
 
+    /// Runs one command, and makes sure the audit log has a line for it: the engine writes the
+    /// lines of the queries it plans and runs; every other outcome is written here.
     async fn execute(
+        &self,
+        connection: &Arc<Connection>,
+        command: Command,
+        status: TransactionStatus,
+        format: &Format,
+    ) -> WireResult<Response> {
+        let engine_audits = command.statement().is_some();
+        let text = command.audit_text();
+        let result = self.run_command(connection, command, status, format).await;
+        match &result {
+            Err(WireError::Engine(_)) if engine_audits => {}
+            Err(error) => audit_failure(connection, &text, error),
+            Ok(_) if !engine_audits => connection.session.audit_completed(&text),
+            Ok(_) => {}
+        }
+        result
+    }
+
+    async fn run_command(
         &self,
         connection: &Arc<Connection>,
         command: Command,
@@ -259,8 +304,10 @@ impl QueryHandler {
                 if !matches!(status, TransactionStatus::Transaction) {
                     return Err(WireError::Unsupported("DECLARE CURSOR can only be used in transaction blocks".into()));
                 }
-                let plan = plan_query(connection, *query).await?;
-                let released = connection.session.execute(plan).await?;
+                let statement = StatementControl::start(connection);
+                let released = statement
+                    .bound(async { Ok(connection.session.execute(plan_query(connection, *query).await?).await?) })
+                    .await?;
                 let schema = released.schema();
                 connection.open_cursor(&name, Cursor { schema, batches: released_batches(released), pending: None })?;
                 Response::Execution(Tag::new("DECLARE CURSOR"))
@@ -286,46 +333,6 @@ impl QueryHandler {
             Command::Ignored(tag) => Response::Execution(Tag::new(tag)),
         })
     }
-}
-
-/// Drives the engine's stream on its own task, so that the connection's task stays free to notice
-/// a cancel request or timeout even while an operator computes for a long time without yielding.
-/// Dropping the returned stream aborts that task at its next yield point.
-fn released_batches(released: zicht_engine::Released) -> BoxStream<'static, WireResult<RecordBatch>> {
-    let (sender, receiver) = tokio::sync::mpsc::channel(2);
-    let driver = SpawnedTask::spawn(async move {
-        let mut released = released;
-        while let Some(batch) = released.next().await {
-            if sender.send(batch.map_err(WireError::from)).await.is_err() {
-                break;
-            }
-        }
-    });
-    stream::unfold((receiver, driver), |(mut receiver, driver)| async move {
-        let batch = receiver.recv().await?;
-        Some((batch, (receiver, driver)))
-    })
-    .boxed()
-}
-
-/// Ends the stream with 57014 when the statement is cancelled or runs past its timeout; dropping
-/// the engine's stream stops the query's work.
-fn guarded(
-    batches: BoxStream<'static, WireResult<RecordBatch>>,
-    token: CancellationToken,
-    timeout: Option<Duration>,
-    busy: crate::connection::BusyGuard,
-) -> BoxStream<'static, WireResult<RecordBatch>> {
-    let deadline = timeout.map(|t| tokio::time::Instant::now() + t);
-    stream::unfold(Some((batches, token, busy)), move |state| async move {
-        let (mut batches, token, busy) = state?;
-        match next_or_stop(&mut batches, &token, deadline).await {
-            Ok(Some(batch)) => Some((Ok(batch), Some((batches, token, busy)))),
-            Ok(None) => None,
-            Err(error) => Some((Err(error), None)),
-        }
-    })
-    .boxed()
 }
 
 fn rows_response(
@@ -362,73 +369,6 @@ fn text_batch(name: &str, value: String) -> RecordBatch {
     RecordBatch::try_new(schema, vec![column]).expect("one text column")
 }
 
-/// Reads up to `count` rows from a cursor, under the FETCH's own cancel token and timeout.
-async fn fetch(
-    connection: &Connection,
-    name: &str,
-    count: FetchCount,
-    token: CancellationToken,
-    timeout: Option<Duration>,
-) -> WireResult<RecordBatch> {
-    let mut cursor = connection.take_cursor(name)?;
-    let wanted = match count {
-        FetchCount::Rows(n) => n,
-        FetchCount::All => usize::MAX,
-    };
-    let mut taken: Vec<RecordBatch> = Vec::new();
-    let mut rows = 0;
-    let result: WireResult<()> = async {
-        while rows < wanted {
-            let batch = match cursor.pending.take() {
-                Some(batch) => batch,
-                None => {
-                    let deadline = timeout.map(|t| tokio::time::Instant::now() + t);
-                    let next = next_or_stop(&mut cursor.batches, &token, deadline).await?;
-                    match next {
-                        Some(batch) => batch,
-                        None => break,
-                    }
-                }
-            };
-            let room = wanted - rows;
-            if batch.num_rows() > room {
-                taken.push(batch.slice(0, room));
-                cursor.pending = Some(batch.slice(room, batch.num_rows() - room));
-                rows += room;
-            } else {
-                rows += batch.num_rows();
-                taken.push(batch);
-            }
-        }
-        Ok(())
-    }
-    .await;
-    let schema = cursor.schema.clone();
-    connection.return_cursor(name, cursor);
-    result?;
-    datafusion::arrow::compute::concat_batches(&schema, &taken).map_err(|e| WireError::Protocol(e.to_string()))
-}
-
-/// The next batch, unless the statement is cancelled or its deadline passes first.
-async fn next_or_stop(
-    batches: &mut BoxStream<'static, WireResult<RecordBatch>>,
-    token: &CancellationToken,
-    deadline: Option<tokio::time::Instant>,
-) -> WireResult<Option<RecordBatch>> {
-    let expired = async {
-        match deadline {
-            Some(deadline) => tokio::time::sleep_until(deadline).await,
-            None => std::future::pending().await,
-        }
-    };
-    tokio::select! {
-        biased;
-        _ = token.cancelled() => Err(WireError::Cancelled),
-        _ = expired => Err(WireError::Timeout),
-        item = batches.next() => item.transpose(),
-    }
-}
-
 /// Plans statements at Parse time, so Describe can answer with parameter and result types.
 #[derive(Debug, Default)]
 pub struct StatementParser;
@@ -442,7 +382,13 @@ impl QueryParser for StatementParser {
         C: ClientInfo + Unpin + Send + Sync,
     {
         let connection = connection(client)?;
-        let mut commands = command::parse(sql)?;
+        let mut commands = match command::parse_bounded(sql, connection.session.limits()).await {
+            Ok(commands) => commands,
+            Err(error) => {
+                audit_failure(&connection, sql, &error);
+                return Err(error.into());
+            }
+        };
         let command = match (commands.pop(), commands.is_empty()) {
             (None, _) => return Ok(None),
             (Some(command), true) => command,
@@ -476,41 +422,35 @@ impl QueryParser for StatementParser {
     }
 }
 
-/// Plans and runs a query as the connection's current statement (see [`guarded_release`]). The
-/// statement starts before planning, so a cancel that arrives while it plans is not lost.
-async fn run_query(
-    connection: &Connection,
-    statement: Statement,
-) -> WireResult<(SchemaRef, BoxStream<'static, WireResult<RecordBatch>>)> {
-    let token = connection.control.start_statement();
-    let busy = connection.control.busy();
-    let plan = plan_query(connection, statement).await?;
-    let released = connection.session.execute(plan).await?;
-    Ok(guarded_release(connection, released, token, busy))
-}
-
-/// The released rows of the connection's current statement: driven on their own task, stopped by
-/// a cancel or the connection's statement_timeout, and counted as running until they are done.
-fn guarded_release(
-    connection: &Connection,
-    released: zicht_engine::Released,
-    token: CancellationToken,
-    busy: crate::connection::BusyGuard,
-) -> (SchemaRef, BoxStream<'static, WireResult<RecordBatch>>) {
-    let schema = released.schema();
-    (schema, guarded(released_batches(released), token, connection.statement_timeout(), busy))
+/// Records a statement the engine did not record itself (see [`QueryHandler::execute`]).
+fn audit_failure(connection: &Connection, statement: &str, error: &WireError) {
+    match error {
+        WireError::Engine(engine) => connection.session.audit_unfinished(statement, engine),
+        WireError::Cancelled | WireError::Timeout => {
+            connection.session.audit_unfinished(statement, &zicht_engine::EngineError::Cancelled)
+        }
+        other => {
+            let error = zicht_engine::EngineError::Plan { sqlstate: other.sqlstate(), message: other.to_string() };
+            connection.session.audit_unfinished(statement, &error)
+        }
+    }
 }
 
 /// Plans a query through the engine (which refuses changes), with PostgreSQL's column names.
-async fn plan_query(connection: &Connection, statement: Statement) -> WireResult<LogicalPlan> {
-    let plan = connection.session.plan_statement(statement.clone()).await?;
-    Ok(crate::names::with_postgres_names(&statement, plan))
+/// All of it on the planner stack: cloning and renaming recurse over the statement too.
+pub(crate) async fn plan_query(connection: &Arc<Connection>, statement: Statement) -> WireResult<LogicalPlan> {
+    let connection = Arc::clone(connection);
+    on_planner_stack(async move {
+        let plan = connection.session.plan_statement(statement.clone()).await?;
+        Ok(crate::names::with_postgres_names(&statement, plan))
+    })
+    .await?
 }
 
-async fn prepare(connection: &Connection, command: Command) -> WireResult<Prepared> {
+async fn prepare(connection: &Arc<Connection>, command: Command) -> WireResult<Prepared> {
     Ok(match command {
         Command::Query(statement) => {
-            let plan = plan_query(connection, *statement).await?;
+            let plan = StatementControl::start(connection).bound(plan_query(connection, *statement)).await?;
             let parameter_types = parameter_types(&plan)?;
             Prepared::Plan { plan: Box::new(plan), parameter_types }
         }

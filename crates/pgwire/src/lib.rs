@@ -7,9 +7,12 @@
 //! and one client's settings never touch another's.
 //!
 //! Security and robustness: SCRAM-SHA-256 against stored verifiers ([`scram`]), TLS that fails
-//! closed when required, a connection limit (53300), per-statement cancel and `statement_timeout`
-//! (57014), and graceful shutdown ([`Server::run`]). Malformed messages close only their own
-//! connection. Errors carry the engine's SQLSTATE or the protocol's ([`error`]).
+//! closed when required, a connection limit (53300), a login deadline, per-statement cancel and
+//! `statement_timeout` over planning and execution (57014), and graceful shutdown that tells every
+//! client why (57P01, 57P03; [`Server::run`]). Every message is checked before pgwire decodes it
+//! ([`frames`]): a malformed one gets FATAL 08P01 and closes only its own connection. Statements
+//! are parsed and planned within the engine's `StatementLimits`. Errors carry the engine's
+//! SQLSTATE or the protocol's ([`error`]).
 //!
 //! ```no_run
 //! # async fn demo(engine: zicht_engine::Engine) -> Result<(), zicht_pgwire::ServeError> {
@@ -22,10 +25,14 @@ mod catalog;
 mod command;
 pub mod config;
 mod connection;
+mod conversation;
 mod copy;
 pub mod error;
+mod execute;
+pub mod frames;
 mod handler;
 mod names;
+mod running;
 pub mod scram;
 mod server;
 mod startup;

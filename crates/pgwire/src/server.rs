@@ -1,6 +1,6 @@
 //! Accepting connections, the connection limit, TLS, cancel requests and graceful shutdown
-//! (after mini-redis: a shutdown signal stops the accept loop, idle connections close, running
-//! queries get a grace period, then whatever is left is aborted).
+//! (after mini-redis: a shutdown signal ends the serving loop, idle connections close, running
+//! queries get a grace period, then whatever is left is told and closed; see [`Server::run`]).
 
 use std::future::Future;
 use std::io;
@@ -8,11 +8,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use pgwire::api::RandomPidSecretKeyGenerator;
 use pgwire::api::cancel::CancelHandler;
-use pgwire::api::{PgWireServerHandlers, RandomPidSecretKeyGenerator};
 use pgwire::messages::cancel::CancelRequest;
 use pgwire::tokio::TlsAcceptor;
-use pgwire::tokio::process_socket;
 use pgwire::tokio::tokio_rustls::rustls;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
@@ -23,6 +22,7 @@ use zicht_engine::Engine;
 
 use crate::config::{ServerConfig, TlsConfig};
 use crate::connection::{CancelRegistry, QueryControl, ShutdownFlag};
+use crate::conversation::{Stage, converse};
 use crate::handler::QueryHandler;
 use crate::startup::Startup;
 
@@ -33,7 +33,7 @@ pub struct Shared {
     pub cancels: Arc<CancelRegistry>,
     pub shutdown: ShutdownFlag,
     pub pid_keys: RandomPidSecretKeyGenerator,
-    tls: Option<TlsAcceptor>,
+    pub(crate) tls: Option<TlsAcceptor>,
 }
 
 impl Shared {
@@ -86,106 +86,89 @@ impl Server {
         self.listener.local_addr()
     }
 
-    /// Serves until `shutdown` completes, then shuts down gracefully.
+    /// Serves until `shutdown` completes, then shuts down gracefully: idle connections get 57P01
+    /// at once, running statements get `shutdown_grace` to finish (then 57P01), and clients that
+    /// connect meanwhile get 57P03.
     pub async fn run(self, shutdown: impl Future<Output = ()>) {
         let Server { shared, listener } = self;
         let slots = Arc::new(Semaphore::new(shared.config.max_connections));
-        let (stop_sender, stop) = watch::channel(false);
+        let (stage_sender, stage) = watch::channel(Stage::Serving);
         let mut connections = JoinSet::new();
+        let accept = |socket: TcpStream, connections: &mut JoinSet<()>| {
+            let slot = Arc::clone(&slots).try_acquire_owned().ok();
+            let over_limit = slot.is_none();
+            let shared = Arc::clone(&shared);
+            let stage = stage.clone();
+            connections.spawn(async move {
+                let _slot = slot;
+                serve_connection(socket, shared, over_limit, stage).await;
+            });
+        };
         tokio::pin!(shutdown);
         loop {
             tokio::select! {
                 _ = &mut shutdown => break,
                 accepted = listener.accept() => match accepted {
-                    Ok((socket, _)) => {
-                        let slot = Arc::clone(&slots).try_acquire_owned().ok();
-                        let over_limit = slot.is_none();
-                        let shared = Arc::clone(&shared);
-                        let stop = stop.clone();
-                        connections.spawn(async move {
-                            let _slot = slot;
-                            serve_connection(socket, shared, over_limit, stop).await;
-                        });
-                    }
-                    // Out of file descriptors and the like: back off instead of spinning.
-                    Err(error) => {
-                        eprintln!("zicht serve: accept failed: {error}");
-                        tokio::time::sleep(Duration::from_millis(100)).await;
-                    }
+                    Ok((socket, _)) => accept(socket, &mut connections),
+                    Err(error) => accept_failed(error).await,
                 },
                 Some(_) = connections.join_next(), if !connections.is_empty() => {}
             }
         }
-        drop(listener);
         shared.shutdown.begin();
-        let _ = stop_sender.send(true);
-        let grace = shared.config.shutdown_grace;
-        let drained = tokio::time::timeout(grace, async { while connections.join_next().await.is_some() {} }).await;
-        if drained.is_err() {
-            eprintln!("zicht serve: {} connection(s) still busy after {grace:?}; closing them", connections.len());
+        let _ = stage_sender.send(Stage::Stopping);
+        let grace = tokio::time::sleep(shared.config.shutdown_grace);
+        tokio::pin!(grace);
+        loop {
+            tokio::select! {
+                _ = &mut grace => break,
+                accepted = listener.accept() => match accepted {
+                    Ok((socket, _)) => accept(socket, &mut connections),
+                    Err(error) => accept_failed(error).await,
+                },
+                joined = connections.join_next() => if joined.is_none() { return },
+            }
+        }
+        drop(listener);
+        eprintln!(
+            "zicht serve: {} connection(s) still busy after {:?}; closing them",
+            connections.len(),
+            shared.config.shutdown_grace
+        );
+        let _ = stage_sender.send(Stage::GraceOver);
+        // Each connection sends its 57P01 and closes; one that cannot (a peer that does not
+        // read) is aborted.
+        let closing = async { while connections.join_next().await.is_some() {} };
+        if tokio::time::timeout(Duration::from_secs(2), closing).await.is_err() {
             connections.abort_all();
             while connections.join_next().await.is_some() {}
         }
     }
 }
 
-async fn serve_connection(socket: TcpStream, shared: Arc<Shared>, over_limit: bool, mut stop: watch::Receiver<bool>) {
+/// Out of file descriptors and the like: back off instead of spinning.
+async fn accept_failed(error: io::Error) {
+    eprintln!("zicht serve: accept failed: {error}");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+}
+
+async fn serve_connection(socket: TcpStream, shared: Arc<Shared>, over_limit: bool, stage: watch::Receiver<Stage>) {
     let control = Arc::new(QueryControl::default());
     let handlers = ConnectionHandlers {
         startup: Arc::new(Startup::new(Arc::clone(&shared), over_limit, Arc::clone(&control))),
         query: Arc::new(QueryHandler::new(Arc::clone(&shared))),
         cancel: Arc::new(Cancel(Arc::clone(&shared))),
     };
-    let process = process_socket(socket, shared.tls.clone(), handlers);
-    tokio::pin!(process);
-    tokio::select! {
-        result = &mut process => {
-            if let Err(error) = result {
-                // A client that sends garbage or disconnects mid-message loses only its connection.
-                if error.kind() != io::ErrorKind::UnexpectedEof {
-                    eprintln!("zicht serve: connection closed: {error}");
-                }
-            }
-        }
-        _ = idle_after_shutdown(&mut stop, &control) => {}
-    }
+    converse(socket, shared, handlers, stage).await;
 }
 
-/// Completes once shutdown has begun and the connection has nothing running.
-async fn idle_after_shutdown(stop: &mut watch::Receiver<bool>, control: &QueryControl) {
-    if stop.wait_for(|stopping| *stopping).await.is_err() {
-        std::future::pending::<()>().await;
-    }
-    while control.is_busy() {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+pub(crate) struct ConnectionHandlers {
+    pub startup: Arc<Startup>,
+    pub query: Arc<QueryHandler>,
+    pub cancel: Arc<Cancel>,
 }
 
-struct ConnectionHandlers {
-    startup: Arc<Startup>,
-    query: Arc<QueryHandler>,
-    cancel: Arc<Cancel>,
-}
-
-impl PgWireServerHandlers for ConnectionHandlers {
-    fn simple_query_handler(&self) -> Arc<impl pgwire::api::query::SimpleQueryHandler> {
-        Arc::clone(&self.query)
-    }
-
-    fn extended_query_handler(&self) -> Arc<impl pgwire::api::query::ExtendedQueryHandler> {
-        Arc::clone(&self.query)
-    }
-
-    fn startup_handler(&self) -> Arc<impl pgwire::api::auth::StartupHandler> {
-        Arc::clone(&self.startup)
-    }
-
-    fn cancel_handler(&self) -> Arc<impl CancelHandler> {
-        Arc::clone(&self.cancel)
-    }
-}
-
-struct Cancel(Arc<Shared>);
+pub(crate) struct Cancel(Arc<Shared>);
 
 #[async_trait]
 impl CancelHandler for Cancel {

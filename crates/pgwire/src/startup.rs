@@ -18,6 +18,7 @@ use pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
 
 use crate::connection::{Connection, QueryControl, SERVER_VERSION};
 use crate::error::WireError;
+use crate::frames::Reader;
 use crate::scram::{self, ScramVerifier, ServerExchange};
 use crate::server::Shared;
 
@@ -77,12 +78,12 @@ impl Startup {
         let mut state = self.state.lock().expect("auth state lock");
         match std::mem::replace(&mut *state, AuthState::Done) {
             AuthState::AwaitingPassword => {
-                let initial = message.into_sasl_initial_response().map_err(|_| failed())?;
-                if !scram::is_supported(&initial.auth_method) {
+                let (method, data) = sasl_initial_response(&message)?;
+                if !scram::is_supported(&method) {
                     return Err(failed());
                 }
-                let data = initial.data.ok_or_else(failed)?;
-                let client_first = std::str::from_utf8(&data).map_err(|_| failed())?;
+                let data = data.ok_or_else(failed)?;
+                let client_first = std::str::from_utf8(data).map_err(|_| failed())?;
                 // An unknown user gets an exchange no password completes: the answer looks the same.
                 let verifier = self.shared.config.verifier(&user).cloned().unwrap_or_else(ScramVerifier::impossible);
                 let (exchange, server_first) = ServerExchange::start(client_first, verifier).map_err(|_| failed())?;
@@ -155,8 +156,32 @@ impl StartupHandler for Startup {
                     self.admit(client).await?;
                 }
             }
-            _ => {}
+            // PostgreSQL answers anything else during authentication with FATAL 08P01 (pgwire
+            // ignored it, and the client waited for a reply until the login deadline).
+            other => return Err(WireError::UnexpectedMessage(message_name(&other)).into()),
         }
         Ok(())
     }
+}
+
+/// The mechanism and the data of a SASLInitialResponse, read with every length checked (pgwire's
+/// own decoder panics on a message cut short).
+fn sasl_initial_response(message: &PasswordMessageFamily) -> Result<(String, Option<&[u8]>), WireError> {
+    let invalid = || WireError::UnexpectedMessage("a malformed SASLInitialResponse".into());
+    let PasswordMessageFamily::Raw(body) = message else { return Err(invalid()) };
+    let mut reader = Reader::new(body);
+    let method = String::from_utf8_lossy(reader.cstring().map_err(|_| invalid())?).into_owned();
+    let length = reader.i32().map_err(|_| invalid())?;
+    let data = reader.remaining_bytes();
+    match usize::try_from(length) {
+        Err(_) if length == -1 && data.is_empty() => Ok((method, None)),
+        Ok(length) if length == data.len() => Ok((method, Some(data))),
+        _ => Err(invalid()),
+    }
+}
+
+fn message_name(message: &PgWireFrontendMessage) -> String {
+    let debug = format!("{message:?}");
+    let name = debug.split(['(', ' ', '{']).next().unwrap_or("message");
+    format!("{name} during authentication")
 }

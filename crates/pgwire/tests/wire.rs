@@ -3,99 +3,19 @@
 //! authentication, TLS refusal, the connection limit, cancel and statement_timeout, malformed
 //! messages, and the sqllogictest files of tests/slt run over the wire.
 
-use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use tokio::io::AsyncWriteExt;
-use tokio::sync::oneshot;
 use tokio_postgres::{Client, NoTls, SimpleQueryMessage};
-use zicht_engine::{Engine, EngineOptions};
-use zicht_pgwire::scram::ScramVerifier;
-use zicht_pgwire::{Server, ServerConfig, TlsConfig, UserConfig};
+use zicht_pgwire::TlsConfig;
 
 /// The same files the in-process runner runs.
 #[path = "../../engine/tests/common/slt_files.rs"]
 mod slt_files;
 
-const PASSWORD: &str = "geheim-voor-de-test";
-
-/// The generated data, shared by every test of this file.
-fn data_dir() -> &'static Path {
-    static DATA: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
-    &DATA
-        .get_or_init(|| {
-            let dir = tempfile::tempdir().unwrap();
-            let data = dir.path().join("data");
-            let catalog = zicht_catalog::Catalog::embedded().unwrap();
-            zicht_gen::generate(&catalog, &zicht_gen::GenConfig { scale: 0.01, seed: 42 }, &data, &mut |_| {}).unwrap();
-            (dir, data)
-        })
-        .1
-}
-
-struct TestServer {
-    address: SocketAddr,
-    stop: Option<oneshot::Sender<()>>,
-    done: tokio::task::JoinHandle<()>,
-}
-
-impl TestServer {
-    async fn start(configure: impl FnOnce(&mut ServerConfig)) -> TestServer {
-        TestServer::start_with(|options| options, configure).await
-    }
-
-    async fn start_with(
-        engine_options: impl FnOnce(EngineOptions) -> EngineOptions,
-        configure: impl FnOnce(&mut ServerConfig),
-    ) -> TestServer {
-        let catalog = zicht_catalog::Catalog::embedded().unwrap();
-        let queries = zicht_catalog::queries::embedded().unwrap();
-        let options = EngineOptions::new(catalog, data_dir())
-            .with_saved_queries(queries)
-            .with_secret_key("zicht-test-secret-golden");
-        let engine = Engine::open(engine_options(options)).await.unwrap();
-        let mut config = ServerConfig { port: 0, ..ServerConfig::default() };
-        configure(&mut config);
-        let server = Server::bind(engine, config).await.unwrap();
-        let address = server.local_addr().unwrap();
-        let (stop, stopped) = oneshot::channel::<()>();
-        let done = tokio::spawn(server.run(async {
-            let _ = stopped.await;
-        }));
-        TestServer { address, stop: Some(stop), done }
-    }
-
-    async fn connect(&self) -> Result<Client, tokio_postgres::Error> {
-        self.connect_as("analist", PASSWORD).await
-    }
-
-    async fn connect_as(&self, user: &str, password: &str) -> Result<Client, tokio_postgres::Error> {
-        let config =
-            format!("host=127.0.0.1 port={} user={user} password={password} dbname=zicht", self.address.port());
-        let (client, connection) = tokio_postgres::connect(&config, NoTls).await?;
-        tokio::spawn(connection);
-        Ok(client)
-    }
-
-    async fn stop(mut self) {
-        let _ = self.stop.take().unwrap().send(());
-        let _ = tokio::time::timeout(Duration::from_secs(30), &mut self.done).await;
-    }
-}
-
-fn with_user(config: &mut ServerConfig) {
-    config.users.push(UserConfig {
-        name: "analist".into(),
-        scram_verifier: ScramVerifier::from_password(PASSWORD, 4096),
-        access: zicht_engine::AccessLevel::Untrusted,
-    });
-}
-
-fn sqlstate(error: &tokio_postgres::Error) -> String {
-    error.code().map(|c| c.code().to_string()).unwrap_or_else(|| format!("no SQLSTATE: {error}"))
-}
+mod common;
+use common::*;
 
 /// A query that runs for hours on public data: a trillion generated rows, filtered and counted.
 const SLOW: &str = "SELECT count(*) FROM generate_series(1, 1000000000000) t(x) WHERE x % 7 = 3";
