@@ -104,30 +104,12 @@ impl Server {
                 serve_connection(socket, shared, over_limit, stage).await;
             });
         };
-        tokio::pin!(shutdown);
-        loop {
-            tokio::select! {
-                _ = &mut shutdown => break,
-                accepted = listener.accept() => match accepted {
-                    Ok((socket, _)) => accept(socket, &mut connections),
-                    Err(error) => accept_failed(error).await,
-                },
-                Some(_) = connections.join_next(), if !connections.is_empty() => {}
-            }
-        }
+        accept_until(&listener, &mut connections, &accept, shutdown, false).await;
         shared.shutdown.begin();
         let _ = stage_sender.send(Stage::Stopping);
         let grace = tokio::time::sleep(shared.config.shutdown_grace);
-        tokio::pin!(grace);
-        loop {
-            tokio::select! {
-                _ = &mut grace => break,
-                accepted = listener.accept() => match accepted {
-                    Ok((socket, _)) => accept(socket, &mut connections),
-                    Err(error) => accept_failed(error).await,
-                },
-                joined = connections.join_next() => if joined.is_none() { return },
-            }
+        if accept_until(&listener, &mut connections, &accept, grace, true).await == Ended::Drained {
+            return;
         }
         drop(listener);
         eprintln!(
@@ -142,6 +124,39 @@ impl Server {
         if tokio::time::timeout(Duration::from_secs(2), closing).await.is_err() {
             connections.abort_all();
             while connections.join_next().await.is_some() {}
+        }
+    }
+}
+
+#[derive(PartialEq, Eq)]
+enum Ended {
+    Until,
+    /// The last connection ended (only when asked to stop then).
+    Drained,
+}
+
+/// Accepts connections (each handed to `accept`) and reaps those that end, until `until`
+/// completes, or, with `stop_when_drained`, until no connection is left.
+async fn accept_until(
+    listener: &TcpListener,
+    connections: &mut JoinSet<()>,
+    accept: &impl Fn(TcpStream, &mut JoinSet<()>),
+    until: impl Future<Output = ()>,
+    stop_when_drained: bool,
+) -> Ended {
+    tokio::pin!(until);
+    loop {
+        tokio::select! {
+            _ = &mut until => return Ended::Until,
+            accepted = listener.accept() => match accepted {
+                Ok((socket, _)) => accept(socket, connections),
+                Err(error) => accept_failed(error).await,
+            },
+            joined = connections.join_next(), if stop_when_drained || !connections.is_empty() => {
+                if joined.is_none() {
+                    return Ended::Drained;
+                }
+            }
         }
     }
 }
