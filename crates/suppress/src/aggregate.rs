@@ -257,7 +257,10 @@ fn update(
 }
 
 /// The released values of `cells` as one struct array, counting each outcome for the audit log.
-fn evaluate(spec: &Spec, cells: &[Cell]) -> Result<ArrayRef> {
+fn evaluate(spec: &Spec, cells: &mut [Cell]) -> Result<ArrayRef> {
+    for cell in cells.iter_mut() {
+        cell.settle(&spec.shape, &spec.keyer);
+    }
     let mut columns: Vec<ArrayRef> = Vec::with_capacity(spec.measures.len());
     for (m, measure) in spec.measures.iter().enumerate() {
         let released: Vec<Option<f64>> = cells.iter().map(|cell| judge(spec, cell, m)).collect();
@@ -290,6 +293,7 @@ impl Accumulator for ProtectAccumulator {
     }
 
     fn state(&mut self) -> Result<Vec<ScalarValue>> {
+        self.cell.fold();
         let arrays = states(std::slice::from_ref(&self.cell), &self.spec.shape);
         arrays.iter().map(|array| ScalarValue::try_from_array(array, 0)).collect()
     }
@@ -303,7 +307,7 @@ impl Accumulator for ProtectAccumulator {
     }
 
     fn evaluate(&mut self) -> Result<ScalarValue> {
-        let array = evaluate(&self.spec, std::slice::from_ref(&self.cell))?;
+        let array = evaluate(&self.spec, std::slice::from_mut(&mut self.cell))?;
         ScalarValue::try_from_array(&array, 0)
     }
 
@@ -390,12 +394,13 @@ impl GroupsAccumulator for ProtectGroups {
     }
 
     fn evaluate(&mut self, emit_to: EmitTo) -> Result<ArrayRef> {
-        let cells = self.take(emit_to);
-        evaluate(&self.spec, &cells)
+        let mut cells = self.take(emit_to);
+        evaluate(&self.spec, &mut cells)
     }
 
     fn state(&mut self, emit_to: EmitTo) -> Result<Vec<ArrayRef>> {
-        let cells = self.take(emit_to);
+        let mut cells = self.take(emit_to);
+        cells.iter_mut().for_each(Cell::fold);
         Ok(states(&cells, &self.spec.shape))
     }
 

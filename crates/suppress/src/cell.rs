@@ -6,15 +6,15 @@
 //!   `basis.persoon.persoon_id`), running summaries only: counts, the sum of unit keys, the largest
 //!   contributions. Constant memory, no hash map.
 //! - for any other unit column (households, the persons of an event table), a tally per unit and
-//!   measure: one hash map for the whole aggregation, however many measures it has.
+//!   measure ([`Tallies`]), shared by all measures.
 //!
 //! Per measure it keeps the totals over included rows, and for quantiles the values themselves.
 //! [`Cell::summary`] reduces a unit column to the [`ColumnSummary`] that `judge` works on.
 
-use datafusion::common::HashMap;
 use zicht_catalog::EntityType;
 
 use crate::noise::CellKeyer;
+use crate::tallies::Tallies;
 
 /// How many of the largest per-unit contributions a summary keeps at least: the noise scale is
 /// the mean of the five largest; dominance needs the top n (the catalog's `dominance_n`).
@@ -111,10 +111,8 @@ pub(crate) fn push_top(top: &mut Vec<f64>, value: f64, limit: usize) {
 pub(crate) enum Column {
     /// One row per unit: summaries per measure.
     Streamed(Vec<Streamed>),
-    /// Several rows per unit: the units in order of arrival, and per unit and measure a tally
-    /// (`tallies[unit * measures + measure]`). A unit is seen even when none of its rows is
-    /// included, so that complements can be counted.
-    Tallied { index: HashMap<i64, u32>, ids: Vec<i64>, tallies: Vec<Tally> },
+    /// Several rows per unit: a tally per unit and measure.
+    Tallied(Tallies),
 }
 
 /// Totals of one measure over its included rows.
@@ -223,14 +221,13 @@ impl Cell {
             .iter()
             .map(|&streamed| match streamed {
                 true => Column::Streamed(vec![Streamed::default(); measures]),
-                false => Column::Tallied { index: HashMap::default(), ids: Vec::new(), tallies: Vec::new() },
+                false => Column::Tallied(Tallies::new(measures)),
             })
             .collect();
         Cell { columns, totals: (0..measures).map(|_| Totals::new(shape.entities.len())).collect() }
     }
 
     pub fn update(&mut self, shape: &Shape, keyer: &CellKeyer, row: &Row) {
-        let measures = row.values.len();
         for ((column, id), entity) in self.columns.iter_mut().zip(row.ids).zip(&shape.entities) {
             let Some(id) = *id else { continue };
             match column {
@@ -240,16 +237,7 @@ impl Cell {
                         stream.add(key, *value, shape.top);
                     }
                 }
-                Column::Tallied { index, ids, tallies } => {
-                    let unit = tally_slot(index, ids, tallies, id, measures);
-                    for (m, value) in row.values.iter().enumerate() {
-                        if let Some(v) = value {
-                            let tally = &mut tallies[unit * measures + m];
-                            tally.contribution += v;
-                            tally.rows += 1;
-                        }
-                    }
-                }
+                Column::Tallied(tallies) => tallies.add_row(id, row.values),
             }
         }
         for (m, (totals, value)) in self.totals.iter_mut().zip(row.values).enumerate() {
@@ -266,13 +254,26 @@ impl Cell {
 
     /// Adds the tallies of `unit` (from a partial state) to this cell's column `column`.
     pub fn merge_tally(&mut self, column: usize, unit: i64, measure_tallies: impl Iterator<Item = Tally>) {
-        let Column::Tallied { index, ids, tallies } = &mut self.columns[column] else { return };
-        let measures = self.totals.len();
-        let at = tally_slot(index, ids, tallies, unit, measures);
-        for (m, tally) in measure_tallies.enumerate() {
-            let mine = &mut tallies[at * measures + m];
-            mine.contribution += tally.contribution;
-            mine.rows += tally.rows;
+        if let Column::Tallied(tallies) = &mut self.columns[column] {
+            tallies.add_tallies(unit, measure_tallies);
+        }
+    }
+
+    /// Folds the tallied columns to one entry per unit: the smallest partial state.
+    pub fn fold(&mut self) {
+        for column in &mut self.columns {
+            if let Column::Tallied(tallies) = column {
+                tallies.fold();
+            }
+        }
+    }
+
+    /// Folds the tallied columns and keys their units: what [`Cell::summary`] needs.
+    pub fn settle(&mut self, shape: &Shape, keyer: &CellKeyer) {
+        for (column, entity) in self.columns.iter_mut().zip(&shape.entities) {
+            if let Column::Tallied(tallies) = column {
+                tallies.settle(*entity, keyer);
+            }
         }
     }
 
@@ -284,11 +285,7 @@ impl Cell {
                 Column::Streamed(s) => {
                     s.iter().map(|s| size_of::<Streamed>() + s.top.capacity() * size_of::<f64>()).sum()
                 }
-                Column::Tallied { index, ids, tallies } => {
-                    index.capacity() * (size_of::<i64>() + size_of::<u32>() + 1)
-                        + ids.capacity() * size_of::<i64>()
-                        + tallies.capacity() * size_of::<Tally>()
-                }
+                Column::Tallied(tallies) => tallies.size(),
             })
             .sum();
         let totals: usize = self
@@ -302,23 +299,6 @@ impl Cell {
             .sum();
         size_of::<Self>() + columns + totals
     }
-}
-
-/// The position of unit `id` in a tallied column, added with empty tallies when new. (Checking
-/// the unit that arrived last before the map, as household members arrive together, measured no
-/// faster: the map's lookup of a key just inserted is cheap.)
-fn tally_slot(
-    index: &mut HashMap<i64, u32>,
-    ids: &mut Vec<i64>,
-    tallies: &mut Vec<Tally>,
-    id: i64,
-    measures: usize,
-) -> usize {
-    *index.entry(id).or_insert_with(|| {
-        ids.push(id);
-        tallies.resize(tallies.len() + measures, Tally::default());
-        (ids.len() - 1) as u32
-    }) as usize
 }
 
 /// What a measure's rules need to know of one unit column of a cell.
@@ -355,22 +335,18 @@ pub(crate) enum Contributes {
 }
 
 impl Cell {
-    /// The summary of unit column `column` for measure `measure`.
-    pub fn summary(
-        &self,
-        shape: &Shape,
-        column: usize,
-        measure: usize,
-        contributes: Contributes,
-        keyer: &CellKeyer,
-    ) -> ColumnSummary {
+    /// The summary of unit column `column` for measure `measure`, in a settled cell. A tallied
+    /// column that is not settled could count a unit twice: it summarises as no units (fails
+    /// closed).
+    pub fn summary(&self, shape: &Shape, column: usize, measure: usize, contributes: Contributes) -> ColumnSummary {
         match &self.columns[column] {
             Column::Streamed(streams) => streamed_summary(&streams[measure], contributes),
-            Column::Tallied { ids, tallies, .. } => {
-                let measures = self.totals.len();
-                let tallies = ids.iter().enumerate().map(|(u, id)| (*id, tallies[u * measures + measure]));
-                let entity = shape.entities[column];
-                tallied_summary(tallies, contributes, entity, keyer, shape.top)
+            Column::Tallied(tallies) if tallies.is_settled() => {
+                tallied_summary(tallies.units(measure), contributes, shape.top)
+            }
+            Column::Tallied(_) => {
+                debug_assert!(false, "a tallied column summarised before it settled");
+                ColumnSummary::default()
             }
         }
     }
@@ -398,17 +374,11 @@ fn streamed_summary(s: &Streamed, contributes: Contributes) -> ColumnSummary {
     }
 }
 
-fn tallied_summary(
-    tallies: impl Iterator<Item = (i64, Tally)>,
-    contributes: Contributes,
-    entity: EntityType,
-    keyer: &CellKeyer,
-    top: usize,
-) -> ColumnSummary {
+fn tallied_summary(tallies: impl Iterator<Item = (u64, Tally)>, contributes: Contributes, top: usize) -> ColumnSummary {
     let mut summary = ColumnSummary::default();
     let (mut low, mut high) = (f64::INFINITY, f64::NEG_INFINITY);
     let mut top_rows = Vec::new();
-    for (id, tally) in tallies {
+    for (key, tally) in tallies {
         let included = tally.rows > 0;
         let counts = match contributes {
             Contributes::Seen => true,
@@ -417,7 +387,7 @@ fn tallied_summary(
         };
         if counts {
             summary.contributors += 1;
-            summary.contributor_keys = summary.contributor_keys.wrapping_add(keyer.unit_key(entity, id));
+            summary.contributor_keys = summary.contributor_keys.wrapping_add(key);
         }
         if !included {
             summary.complement += 1;
@@ -474,13 +444,14 @@ mod tests {
             let values = [Some(1.0), (id % 7 != 0).then_some(1.0), (id % 5 != 0).then_some((id % 4) as f64 * 1000.0)];
             cell.update(&shape, &keyer, &Row { values: &values, ids: &[Some(id), Some(id)] });
         }
+        cell.settle(&shape, &keyer);
         // The cell flag counts every unit seen; the streamed path keeps the keys of included rows
         // only, which are all of them for the flag.
         let ways =
             [(0, Contributes::Seen), (1, Contributes::Included), (2, Contributes::Included), (2, Contributes::Nonzero)];
         for (measure, contributes) in ways {
-            let streamed = cell.summary(&shape, 0, measure, contributes, &keyer);
-            let tallied = cell.summary(&shape, 1, measure, contributes, &keyer);
+            let streamed = cell.summary(&shape, 0, measure, contributes);
+            let tallied = cell.summary(&shape, 1, measure, contributes);
             let same = |s: &ColumnSummary| {
                 (s.contributors, s.contributor_keys, s.complement, s.with_nonzero, s.with_zero, s.alike)
             };

@@ -21,7 +21,7 @@ pub(crate) fn judge(spec: &Spec, cell: &Cell, m: usize) -> Option<f64> {
         _ => Contributes::Included,
     };
     let columns: Vec<ColumnSummary> =
-        (0..spec.shape.entities.len()).map(|c| cell.summary(&spec.shape, c, m, contributes, &spec.keyer)).collect();
+        (0..spec.shape.entities.len()).map(|c| cell.summary(&spec.shape, c, m, contributes)).collect();
     let mut keys: Vec<_> = spec.shape.entities.iter().zip(&columns).map(|(e, s)| (*e, s.contributor_keys)).collect();
     let units = unit_set_key(&mut keys);
     let threshold = u64::from(spec.params.k) + spec.keyer.threshold_extra(units);

@@ -33,6 +33,7 @@ mod safe_expr;
 mod single_stage;
 mod state;
 mod table;
+mod tallies;
 mod untrusted;
 
 use std::sync::Arc;

@@ -5,7 +5,11 @@
 //! aggregates a state is a number; for a protecting aggregation it holds a tally of every unit of
 //! the cell, so the two-stage plan builds every tally twice and copies it in between. This rule
 //! repartitions the rows instead and aggregates each group once: `AggregateExec(SinglePartitioned)`
-//! over a hash repartitioning on the group keys (or `Single` over one partition without groups).
+//! over a hash repartitioning on the group keys.
+//!
+//! An aggregation without groups (a national total) keeps both stages: in one stage all of its
+//! rows would pass one core, while its partial states are merged by appending the other
+//! partition's unit tallies and folding them once, in linear time ([`crate::tallies`]).
 
 use std::any::Any;
 use std::sync::Arc;
@@ -17,7 +21,7 @@ use datafusion::physical_optimizer::PhysicalOptimizerRule;
 use datafusion::physical_plan::aggregates::{AggregateExec, AggregateMode};
 use datafusion::physical_plan::coalesce_partitions::CoalescePartitionsExec;
 use datafusion::physical_plan::repartition::RepartitionExec;
-use datafusion::physical_plan::{ExecutionPlan, ExecutionPlanProperties, Partitioning};
+use datafusion::physical_plan::{ExecutionPlan, Partitioning};
 
 use crate::aggregate::ProtectAggregate;
 
@@ -50,20 +54,15 @@ fn single_stage(node: &Arc<dyn ExecutionPlan>, partitions: usize) -> Result<Opti
         return Ok(None);
     }
     let Some(first) = partial_below(last.input()) else { return Ok(None) };
+    if first.group_expr().expr().is_empty() {
+        return Ok(None);
+    }
     let rows = Arc::clone(first.input());
-    let (mode, input): (AggregateMode, Arc<dyn ExecutionPlan>) = if first.group_expr().expr().is_empty() {
-        let one = match rows.output_partitioning().partition_count() {
-            1 => rows,
-            _ => Arc::new(CoalescePartitionsExec::new(rows)),
-        };
-        (AggregateMode::Single, one)
-    } else {
-        let hash = Partitioning::Hash(first.group_expr().input_exprs(), partitions);
-        (AggregateMode::SinglePartitioned, Arc::new(RepartitionExec::try_new(rows, hash)?))
-    };
+    let hash = Partitioning::Hash(first.group_expr().input_exprs(), partitions);
+    let input: Arc<dyn ExecutionPlan> = Arc::new(RepartitionExec::try_new(rows, hash)?);
     let schema = input.schema();
     let single = AggregateExec::try_new(
-        mode,
+        AggregateMode::SinglePartitioned,
         first.group_expr().clone(),
         first.aggr_expr().to_vec(),
         first.filter_expr().to_vec(),
