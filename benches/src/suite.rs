@@ -168,6 +168,7 @@ fn adhoc_queries(dir: &Path) -> BenchResult<Vec<SavedQuery>> {
                 years: String::new(),
                 deviation: Vec::new(),
                 sql: text.lines().filter(|l| !l.trim_start().starts_with("--")).collect::<Vec<_>>().join("\n"),
+                definition: None,
                 file: file.display().to_string(),
             });
         }

@@ -19,6 +19,7 @@
 //! assert!(!buurt.is_protected());
 //! ```
 
+pub mod indicator;
 mod model;
 pub mod queries;
 mod raw;

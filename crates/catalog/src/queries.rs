@@ -1,11 +1,15 @@
-//! Saved theme queries: the Zicht op indicators (`queries/<theme>/<name>.sql`).
+//! Saved theme queries: the Zicht op indicators.
 //!
-//! Each file starts with a header of `-- key: value` lines (title, description, unit,
-//! granularity, years, deviation) and holds one SELECT. The engine serves each as the view
-//! `<theme>.<name>`; it passes the suppression layer like any other SQL.
+//! An indicator is a definition (`queries/<theme>/<name>.toml`, see [`crate::indicator`]) that
+//! states what it counts per what, where, and how it is scored; the SELECT is generated. A query
+//! the standard scores do not fit is a SQL file (`queries/<theme>/<name>.sql`) with a header of
+//! `-- key: value` lines (title, description, unit, granularity, years, deviation) and one
+//! SELECT. The engine serves each as the view `<theme>.<name>`; it passes the suppression layer
+//! like any other SQL.
 
 use std::path::Path;
 
+use crate::indicator::Indicator;
 use crate::{CatalogError, Problem, Result};
 
 /// The ten Zicht op themes; a saved query lives in one of them.
@@ -37,9 +41,11 @@ pub struct SavedQuery {
     pub years: String,
     /// Output columns that are deviation scores.
     pub deviation: Vec<String>,
-    /// The SELECT, without the header.
+    /// The SELECT, without the header (for an indicator: the SELECT generated from it).
     pub sql: String,
-    /// `vastgoed/onverklaarbare_aankopen.sql`
+    /// An indicator's definition as written; `None` for a SQL file.
+    pub definition: Option<String>,
+    /// `vastgoed/onverklaarbare_aankopen.toml`
     pub file: String,
 }
 
@@ -56,7 +62,7 @@ pub fn embedded() -> Result<Vec<SavedQuery>> {
     for dir in EMBEDDED.dirs() {
         for file in dir.files() {
             let path = file.path().to_string_lossy().replace('\\', "/");
-            if path.ends_with(".sql") {
+            if is_query_file(&path) {
                 files.push((path, file.contents_utf8().unwrap_or_default().to_string()));
             }
         }
@@ -75,7 +81,7 @@ pub fn load_dir(dir: &Path) -> Result<Vec<SavedQuery>> {
         }
         for entry in std::fs::read_dir(&theme).map_err(io)? {
             let path = entry.map_err(io)?.path();
-            if path.extension().is_some_and(|e| e == "sql") {
+            if is_query_file(&path.to_string_lossy()) {
                 let text = std::fs::read_to_string(&path).map_err(io)?;
                 let relative = path.strip_prefix(dir).unwrap_or(&path).to_string_lossy().replace('\\', "/");
                 files.push((relative, text));
@@ -89,13 +95,26 @@ fn from_files(mut files: Vec<(String, String)>) -> Result<Vec<SavedQuery>> {
     files.sort();
     let mut problems = Vec::new();
     let queries: Vec<SavedQuery> = files.iter().filter_map(|(path, text)| parse(path, text, &mut problems)).collect();
+    for pair in queries.windows(2) {
+        if pair[0].id() == pair[1].id() {
+            let file = format!("queries/{}", pair[1].file);
+            problems.push(Problem { file, message: format!("{} is also defined by {}", pair[1].id(), pair[0].file) });
+        }
+    }
     if problems.is_empty() { Ok(queries) } else { Err(CatalogError::Invalid(problems)) }
+}
+
+fn is_query_file(path: &str) -> bool {
+    path.ends_with(".sql") || path.ends_with(".toml")
 }
 
 fn parse(path: &str, text: &str, problems: &mut Vec<Problem>) -> Option<SavedQuery> {
     let mut problem = |message: String| problems.push(Problem { file: format!("queries/{path}"), message });
     let (theme, file_name) = path.split_once('/')?;
-    let name = file_name.strip_suffix(".sql")?;
+    let (name, is_indicator) = match file_name.strip_suffix(".toml") {
+        Some(name) => (name, true),
+        None => (file_name.strip_suffix(".sql")?, false),
+    };
     if !THEMES.contains(&theme) {
         problem(format!("{theme} is not a theme (one of {})", THEMES.join(", ")));
         return None;
@@ -103,6 +122,15 @@ fn parse(path: &str, text: &str, problems: &mut Vec<Problem>) -> Option<SavedQue
     if !is_identifier(name) {
         problem(format!("{name} is not a view name: use lower case letters, digits and _"));
         return None;
+    }
+    if is_indicator {
+        return match Indicator::parse(text).and_then(|indicator| from_indicator(theme, name, path, text, &indicator)) {
+            Ok(query) => Some(query),
+            Err(message) => {
+                problem(message);
+                None
+            }
+        };
     }
     // The header: `-- key: value` lines (and blank lines) up to the first other line.
     let mut header = std::collections::BTreeMap::new();
@@ -147,6 +175,29 @@ fn parse(path: &str, text: &str, problems: &mut Vec<Problem>) -> Option<SavedQue
         years: field("years"),
         deviation: field("deviation").split(',').map(|c| c.trim().to_string()).filter(|c| !c.is_empty()).collect(),
         sql,
+        definition: None,
+        file: path.to_string(),
+    })
+}
+
+fn from_indicator(
+    theme: &str,
+    name: &str,
+    path: &str,
+    text: &str,
+    indicator: &Indicator,
+) -> std::result::Result<SavedQuery, String> {
+    Ok(SavedQuery {
+        theme: theme.to_string(),
+        name: name.to_string(),
+        title: indicator.title.clone(),
+        description: indicator.description.clone(),
+        unit: indicator.unit.clone(),
+        granularity: indicator.granularity.clone(),
+        years: indicator.years.clone(),
+        deviation: indicator.deviation(),
+        sql: indicator.sql()?,
+        definition: Some(text.to_string()),
         file: path.to_string(),
     })
 }
@@ -186,6 +237,23 @@ mod tests {
         let unknown = GOOD.replace("-- unit:", "-- eenheid:");
         let error = from_files(vec![("drugs/x.sql".into(), unknown)]).unwrap_err().to_string();
         assert!(error.contains("queries/drugs/x.sql: line 3: eenheid is not a header key"), "{error}");
+    }
+
+    const INDICATOR: &str = "title = \"T\"\ndescription = \"D\"\nunit = \"woning\"\ngranularity = \"gemeente\"\nyears = \"2024\"\nlevel = \"gemeente\"\nscore = \"share\"\nratio = \"aandeel\"\n[teller]\nname = \"huur\"\nfilter = \"w.huur\"\n[noemer]\nname = \"woningen\"\nmeasure = \"count(*)\"\nfrom = \"basis.woning w\"\nbuurt = \"w.bu_code\"\n";
+
+    #[test]
+    fn an_indicator_definition_becomes_a_saved_query() {
+        let queries = from_files(vec![("vastgoed/huur.toml".into(), INDICATOR.into())]).unwrap();
+        assert_eq!(queries[0].id(), "vastgoed/huur");
+        assert_eq!(queries[0].deviation, vec!["index", "wilson_onder", "wilson_boven", "z", "klasse"]);
+        assert_eq!(queries[0].definition.as_deref(), Some(INDICATOR));
+        assert!(queries[0].sql.starts_with("WITH bron AS"), "{}", queries[0].sql);
+        let twice = vec![("drugs/x.sql".into(), GOOD.into()), ("drugs/x.toml".into(), INDICATOR.into())];
+        let error = from_files(twice).unwrap_err().to_string();
+        assert!(error.contains("queries/drugs/x.toml: drugs/x is also defined by drugs/x.sql"), "{error}");
+        let broken = INDICATOR.replace("ratio", "rate");
+        let error = from_files(vec![("vastgoed/huur.toml".into(), broken)]).unwrap_err().to_string();
+        assert!(error.contains("queries/vastgoed/huur.toml: line 8: unknown field `rate`"), "{error}");
     }
 
     #[test]

@@ -327,7 +327,7 @@ fn apply_suppression(base: &SuppressionParams, raw: &RawSuppression, findings: &
 }
 
 /// toml's errors span several lines with a source excerpt; a catalog report wants one line.
-fn one_line(text: &str, error: &toml::de::Error) -> String {
+pub(crate) fn one_line(text: &str, error: &toml::de::Error) -> String {
     let message = error.message().trim().to_string();
     match error.span() {
         Some(span) => {

@@ -50,6 +50,14 @@ pub struct QueriesArgs {
 
 #[derive(Subcommand, Debug)]
 pub enum QueriesAction {
+    /// One saved query: its definition as written and the SQL it runs.
+    Show {
+        /// The saved query as theme/name (see `zicht queries list`).
+        query: String,
+        /// Saved-queries directory; without it, the queries compiled into this binary.
+        #[arg(long, env = "ZICHT_QUERIES_DIR")]
+        queries: Option<PathBuf>,
+    },
     /// Theme, name, title, unit, granularity and years of every saved query.
     List {
         /// Saved-queries directory; without it, the queries compiled into this binary.
@@ -117,7 +125,7 @@ pub struct WarehouseArgs {
     /// the default dataset (made on first use, readable only by you).
     #[arg(long, env = "ZICHT_SECRET_KEY", hide_env_values = true)]
     pub secret_key: Option<String>,
-    /// Saved-queries directory (`<theme>/<name>.sql`), served as views; without it, the queries
+    /// Saved-queries directory (`<theme>/<name>.toml` indicators, `<theme>/<name>.sql` queries), served as views; without it, the queries
     /// compiled into this binary.
     #[arg(long, env = "ZICHT_QUERIES_DIR")]
     pub queries: Option<PathBuf>,

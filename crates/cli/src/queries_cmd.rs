@@ -1,4 +1,5 @@
-//! `zicht queries list`: the indicator catalogue, in any of the output formats.
+//! `zicht queries list`: the indicator catalogue, in any of the output formats; `zicht queries
+//! show`: one indicator as written and the SQL it runs.
 
 use std::sync::Arc;
 
@@ -21,6 +22,35 @@ pub async fn run(args: QueriesArgs) -> Result<(), Failure> {
             output.write(&batch)?;
             output.finish()
         }
+        QueriesAction::Show { query, queries } => {
+            let queries = load_saved_queries(queries.as_deref())?;
+            let saved = queries
+                .iter()
+                .find(|q| q.id() == query)
+                .ok_or_else(|| Failure::new(format!("no saved query {query} (see `zicht queries list`)")))?;
+            print!("{}", showing(saved));
+            Ok(())
+        }
+    }
+}
+
+/// An indicator's definition followed by the SQL generated from it; a SQL query's header and SQL.
+fn showing(query: &SavedQuery) -> String {
+    match &query.definition {
+        Some(definition) => {
+            format!("# queries/{}\n{}\n\n-- the SQL it runs\n{};\n", query.file, definition.trim_end(), query.sql)
+        }
+        None => format!(
+            "-- queries/{}\n-- title: {}\n-- description: {}\n-- unit: {}\n-- granularity: {}\n-- years: {}\n-- deviation: {}\n\n{};\n",
+            query.file,
+            query.title,
+            query.description,
+            query.unit,
+            query.granularity,
+            query.years,
+            query.deviation.join(", "),
+            query.sql
+        ),
     }
 }
 

@@ -68,6 +68,42 @@ fn the_default_dataset_is_generated_on_first_use_and_answers() {
     assert_eq!(injected.status.code(), Some(1));
 }
 
+/// An analyst's own indicator, written as queries/README.md shows, is shown and run like a saved one.
+#[test]
+fn a_new_indicator_from_the_queries_readme_is_shown_and_runs() {
+    let show = zicht(&["queries", "show", "drugs/verdachten_inwoners"], Path::new("/nonexistent"));
+    assert!(show.status.success(), "{}", text(&show.stderr));
+    let shown = text(&show.stdout);
+    assert!(shown.starts_with("# queries/drugs/verdachten_inwoners.toml\n"), "{shown}");
+    assert!(shown.contains("\n[teller]\n") && shown.contains("\n-- the SQL it runs\nWITH teller AS ("), "{shown}");
+
+    let home = tempfile::tempdir().unwrap();
+    let readme = include_str!("../../../queries/README.md");
+    let example = readme.split("```toml\n").nth(1).and_then(|rest| rest.split("```").next()).unwrap();
+    let queries = home.path().join("my-queries");
+    std::fs::create_dir_all(queries.join("jongeren")).unwrap();
+    std::fs::write(queries.join("jongeren/geen_inkomen.toml"), example).unwrap();
+    let queries = queries.to_str().unwrap();
+    let run = zicht(&["run", "jongeren/geen_inkomen", "--queries", queries, "--format", "csv"], home.path());
+    assert!(run.status.success(), "{}", text(&run.stderr));
+    let output = text(&run.stdout);
+    let header = "gm_code,gm_naam,jongeren_geen_inkomen,jongeren,aandeel_geen_inkomen,nl_aandeel_geen_inkomen,\
+                  verwacht,index,wilson_onder,wilson_boven,z,klasse";
+    assert_eq!(output.lines().next(), Some(header), "{output}");
+    assert!(output.lines().count() > 300, "every gemeente with jongeren is a row: {output}");
+
+    std::fs::write(
+        home.path().join("my-queries/jongeren/geen_inkomen.toml"),
+        example.replace("score = \"share\"", "score = \"share\"\nper = 100"),
+    )
+    .unwrap();
+    let broken = zicht(&["queries", "show", "jongeren/geen_inkomen", "--queries", queries], home.path());
+    assert_eq!(broken.status.code(), Some(1));
+    let stderr = text(&broken.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("queries/jongeren/geen_inkomen.toml: per belongs to a rate"), "{stderr}");
+}
+
 #[test]
 fn gen_writes_a_dataset_that_query_and_catalog_check_accept() {
     let home = tempfile::tempdir().unwrap();
