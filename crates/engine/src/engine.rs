@@ -13,6 +13,7 @@ use zicht_catalog::{Catalog, TableDef};
 use zicht_suppress::{AccessLevel, SuppressionLayer};
 
 use crate::budget::QueryBudget;
+use crate::checked_constants::CheckedConstants;
 use crate::error::{EngineError, Result};
 use crate::options::{EngineOptions, ProtectionMode};
 use crate::session::Session;
@@ -179,7 +180,10 @@ fn build_state(options: &EngineOptions) -> Result<SessionState> {
     let limit = options.memory_limit.unwrap_or_else(default_memory_limit);
     let runtime = RuntimeEnvBuilder::new().with_memory_limit(limit, 1.0);
     let runtime = runtime.build_arc().map_err(EngineError::from_planning)?;
-    Ok(SessionStateBuilder::new().with_config(config).with_runtime_env(runtime).with_default_features().build())
+    let state =
+        SessionStateBuilder::new().with_config(config).with_runtime_env(runtime).with_default_features().build();
+    // After the default analyzer rules (a fresh builder's first rule would replace them).
+    Ok(SessionStateBuilder::new_from_existing(state).with_analyzer_rule(Arc::new(CheckedConstants)).build())
 }
 
 /// Half the machine's memory (`MemTotal` of /proc/meminfo), or 4 GiB where that cannot be read:

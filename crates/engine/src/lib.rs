@@ -30,6 +30,7 @@
 mod audit;
 mod bounded_strings;
 mod budget;
+mod checked_constants;
 mod engine;
 mod error;
 pub mod limits;
