@@ -2,6 +2,9 @@
 //! without protection and over the PostgreSQL wire protocol, and writes every iteration's time as
 //! JSON, in the style of DataFusion's benchmarks.
 //!
+//! `zicht-bench soak` runs `zicht serve` under concurrent wire clients for a long run (saved and
+//! ad-hoc queries, cancels, reconnects) and reports errors, latency, memory and the audit log.
+//!
 //! `zicht-bench report` turns those files and the peers' (benches/peers/peers.py: DuckDB and
 //! PostgreSQL on the same data) into benches/README.md with tables and SVG charts.
 //! benches/run.sh does all of it in one command.
@@ -15,6 +18,7 @@ mod charts;
 mod concurrency;
 mod report;
 mod results;
+mod soak;
 mod suite;
 
 use std::path::PathBuf;
@@ -34,6 +38,8 @@ enum Command {
     Run(RunArgs),
     /// Write the results page (benches/README.md) and its charts from the JSON results.
     Report(ReportArgs),
+    /// Run `zicht serve` under concurrent clients for a long time: errors, latency, memory, audit.
+    Soak(SoakArgs),
 }
 
 /// How a query is run.
@@ -93,6 +99,37 @@ pub struct RunArgs {
 }
 
 #[derive(clap::Args, Debug)]
+pub struct SoakArgs {
+    #[arg(long, default_value_t = 0.1)]
+    pub scale: f64,
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Where datasets live (`s<scale>-seed<seed>`); generated when missing.
+    #[arg(long, default_value = "target/bench-data")]
+    pub data_root: PathBuf,
+    /// The server binary, run as `zicht serve` in its own process.
+    #[arg(long, default_value = "target/release/zicht")]
+    pub server: PathBuf,
+    #[arg(long, default_value_t = 16)]
+    pub clients: usize,
+    /// How long the clients run, in seconds.
+    #[arg(long, default_value_t = 600.0)]
+    pub seconds: f64,
+    /// Every this many statements of a client, one is cancelled while it runs.
+    #[arg(long, default_value_t = 7)]
+    pub cancel_every: u64,
+    /// Every this many statements, a client drops its connection and connects again.
+    #[arg(long, default_value_t = 11)]
+    pub reconnect_every: u64,
+    /// Folder of ad-hoc analyst queries, looped over with the saved queries.
+    #[arg(long, default_value = "benches/adhoc")]
+    pub adhoc: PathBuf,
+    /// Where the JSON result goes (`soak-scale-<scale>.json`).
+    #[arg(long, default_value = "benches/results")]
+    pub output: PathBuf,
+}
+
+#[derive(clap::Args, Debug)]
 pub struct ReportArgs {
     /// Where the JSON results are (`scale-*.json`, `peers-scale-*.json`).
     #[arg(long, default_value = "benches/results")]
@@ -109,6 +146,7 @@ fn main() {
         match cli.command {
             Command::Run(args) => suite::run(args).await,
             Command::Report(args) => report::write(&args),
+            Command::Soak(args) => soak::run(args).await,
         }
     });
     if let Err(error) = result {

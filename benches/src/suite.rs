@@ -141,7 +141,7 @@ fn view_sql(engine: &Engine, query: &SavedQuery) -> String {
 
 /// The ad-hoc queries in `dir` (`<group>/<name>.sql`, a comment line saying what each asks), as
 /// queries named `group/name`; none when the folder does not exist.
-fn adhoc_queries(dir: &Path) -> BenchResult<Vec<SavedQuery>> {
+pub(crate) fn adhoc_queries(dir: &Path) -> BenchResult<Vec<SavedQuery>> {
     let mut queries = Vec::new();
     let Ok(groups) = std::fs::read_dir(dir) else { return Ok(queries) };
     let mut groups: Vec<PathBuf> = groups.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.is_dir()).collect();
@@ -177,7 +177,7 @@ fn adhoc_queries(dir: &Path) -> BenchResult<Vec<SavedQuery>> {
 }
 
 /// The dataset of a scale, generated on first use.
-fn dataset(root: &Path, scale: f64, seed: u64) -> BenchResult<PathBuf> {
+pub(crate) fn dataset(root: &Path, scale: f64, seed: u64) -> BenchResult<PathBuf> {
     let dir = root.join(format!("s{scale}-seed{seed}"));
     if !dir.is_dir() {
         eprintln!("generating scale {scale} into {}", dir.display());
