@@ -18,7 +18,7 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::{Client, NoTls};
 
 use crate::SoakArgs;
-use crate::suite::{BenchResult, adhoc_queries, dataset};
+use crate::suite::{BenchResult, adhoc_queries, connect_loopback, dataset, memory_status_bytes};
 
 /// What one client saw.
 #[derive(Default)]
@@ -128,10 +128,7 @@ fn stop_server(server: &mut Child) -> String {
 }
 
 async fn connect(port: u16) -> BenchResult<Client> {
-    let config = format!("host=127.0.0.1 port={port} user=soak dbname=zicht");
-    let (client, connection) = tokio_postgres::connect(&config, NoTls).await?;
-    tokio::spawn(connection);
-    Ok(client)
+    connect_loopback(port, "soak").await
 }
 
 async fn wait_for_server(port: u16) -> BenchResult<()> {
@@ -182,18 +179,10 @@ async fn sample_rss(pid: u32, started: Instant, deadline: Instant, samples: Arc<
     let end = deadline + Duration::from_secs(5);
     while Instant::now() < end {
         tick.tick().await;
-        if let Some(bytes) = resident_bytes(pid) {
+        if let Some(bytes) = memory_status_bytes(&pid.to_string(), "VmRSS:") {
             samples.lock().await.push((started.elapsed().as_secs_f64(), bytes));
         }
     }
-}
-
-/// VmRSS of a process (Linux).
-fn resident_bytes(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
-    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib * 1024)
 }
 
 struct ClientPlan {

@@ -248,16 +248,21 @@ impl WireServer {
     }
 
     pub async fn connect(&self) -> BenchResult<tokio_postgres::Client> {
-        let config = format!("host=127.0.0.1 port={} user=bench dbname=zicht", self.port);
-        let (client, connection) = tokio_postgres::connect(&config, tokio_postgres::NoTls).await?;
-        tokio::spawn(connection);
-        Ok(client)
+        connect_loopback(self.port, "bench").await
     }
 
     async fn stop(self) {
         let _ = self.stop.send(());
         let _ = self.done.await;
     }
+}
+
+/// A client of a wire server on a loopback port, in trust mode, as `user`.
+pub(crate) async fn connect_loopback(port: u16, user: &str) -> BenchResult<tokio_postgres::Client> {
+    let config = format!("host=127.0.0.1 port={port} user={user} dbname=zicht");
+    let (client, connection) = tokio_postgres::connect(&config, tokio_postgres::NoTls).await?;
+    tokio::spawn(connection);
+    Ok(client)
 }
 
 /// Starts a new peak-memory measurement (Linux: "5" resets VmHWM; elsewhere nothing happens).
@@ -267,8 +272,14 @@ fn reset_peak_rss() {
 
 /// VmHWM from /proc (Linux); None elsewhere.
 fn peak_rss_bytes() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    memory_status_bytes("self", "VmHWM:")
+}
+
+/// A memory figure (`VmRSS:`, `VmHWM:`) of a process (`self` or a pid) from /proc (Linux), in
+/// bytes; None elsewhere.
+pub(crate) fn memory_status_bytes(process: &str, field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{process}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with(field))?;
     let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib * 1024)
 }

@@ -57,6 +57,11 @@ impl Indicator {
         })
     }
 
+    /// The columns that describe a key (`s.omschrijving AS branche`).
+    fn described(&self) -> Vec<Key> {
+        self.teller.describe.iter().map(|d| Key::parse(d)).collect()
+    }
+
     /// The teller's further columns (an amount's count and median), regionally.
     fn teller_extras(&self) -> Vec<Key> {
         [&self.teller.count, &self.teller.median].into_iter().flatten().map(|text| Key::parse(text)).collect()
@@ -80,8 +85,8 @@ impl Indicator {
         let mut measures = vec![(teller, "teller"), (noemer.measure.as_str(), "noemer")];
         measures.extend(extras.iter().map(|k| (k.expr.as_str(), k.name.as_str())));
         let bron = noemer.regional(region, keys, &[], &measures);
-        let key_names: String = keys.iter().map(|k| format!(", {}", k.name)).collect();
-        let extra_names: String = extras.iter().map(|k| format!(", {}", k.name)).collect();
+        let key_names = listed(keys, "");
+        let extra_names = listed(&extras, "");
         let code = region.code;
         let parts = format!(
             "bron AS (\n{bron}\n),\nteller AS (\n  SELECT {code}{key_names}, teller{extra_names} FROM bron\n),\nnoemer AS (\n  SELECT {code}{key_names}, noemer FROM bron\n)"
@@ -94,7 +99,7 @@ impl Indicator {
 
     /// Teller and noemer as two aggregates, each over its own tables.
     fn separate_parts(&self, region: &Region, keys: &[Key], teller: &Source, noemer: &Source) -> (String, String) {
-        let describe: Vec<Key> = self.teller.describe.iter().map(|d| Key::parse(d)).collect();
+        let describe = self.described();
         let extras = self.teller_extras();
         let mut measures = vec![(teller.measure.as_str(), "teller")];
         measures.extend(extras.iter().map(|k| (k.expr.as_str(), k.name.as_str())));
@@ -134,7 +139,7 @@ impl Indicator {
             let on: Vec<String> = keys.iter().map(|k| format!("nl.{0} = {keyed}.{0}", k.name)).collect();
             format!("JOIN nl ON {}", on.join(" AND "))
         };
-        let key_columns: String = keys.iter().map(|k| format!(", {keyed}.{}", k.name)).collect();
+        let key_columns = listed(keys, &format!("{keyed}."));
         let values = match self.score {
             Score::Rate | Score::Share => self.count_values(),
             Score::Amount => self.amount_values(),
@@ -148,9 +153,9 @@ impl Indicator {
 
     /// A rate's or share's figures: the counts, NL's and the expected teller.
     fn count_values(&self) -> String {
-        let described: String = self.teller.describe.iter().map(|d| format!(" t.{},", Key::parse(d).name)).collect();
+        let described = listed(&self.described(), "t.");
         format!(
-            "t.teller, n.noemer,{described} nl.nl_teller, nl.nl_noemer,\n         CAST(n.noemer AS DOUBLE) * nl.nl_teller / nl.nl_noemer AS verwacht"
+            "t.teller, n.noemer{described}, nl.nl_teller, nl.nl_noemer,\n         CAST(n.noemer AS DOUBLE) * nl.nl_teller / nl.nl_noemer AS verwacht"
         )
     }
 
@@ -178,17 +183,18 @@ impl Indicator {
 
     /// The standard columns in front of the scores: region, keys, teller, noemer, descriptions.
     fn leading_columns(&self, region: &Region, keys: &[Key]) -> String {
-        let key_names: String = keys.iter().map(|k| format!(", {}", k.name)).collect();
-        let described: String = self.teller.describe.iter().map(|d| format!(", {}", Key::parse(d).name)).collect();
         format!(
-            "SELECT {}{key_names},\n       teller AS {}, noemer AS {}{described}",
-            region.names, self.teller.name, self.noemer.name
+            "SELECT {}{},\n       teller AS {}, noemer AS {}{}",
+            region.names,
+            listed(keys, ""),
+            self.teller.name,
+            self.noemer.name,
+            listed(&self.described(), "")
         )
     }
 
     fn order_by(region: &Region, keys: &[Key]) -> String {
-        let key_names: String = keys.iter().map(|k| format!(", {}", k.name)).collect();
-        format!("ORDER BY {}{key_names}", region.order)
+        format!("ORDER BY {}{}", region.order, listed(keys, ""))
     }
 
     /// The SELECT of a rate or share: the leading columns, the ratios, the expected count, the
@@ -251,7 +257,7 @@ impl Indicator {
     /// An amount: rounded to thousands; per noemer (and per count) against NL; the median; and
     /// where the amount per noemer lies among the regions.
     fn amount_scores(&self, region: &Region, keys: &[Key]) -> Scores {
-        let key_names: String = keys.iter().map(|k| format!(", {}", k.name)).collect();
+        let key_names = listed(keys, "");
         let count = self.teller.count.as_deref().map(|c| format!("{}, ", Key::parse(c).name)).unwrap_or_default();
         let decimals = self.decimals.unwrap_or(0);
         let mut columns = vec![
@@ -362,6 +368,11 @@ impl<'a> Source<'a> {
     fn where_clause(&self) -> String {
         self.condition.map(|c| format!("\n  WHERE {c}")).unwrap_or_default()
     }
+}
+
+/// `, q.a, q.b` for the names of `keys` with the qualifier `q.` (or none): the tail of a list.
+fn listed(keys: &[Key], qualifier: &str) -> String {
+    keys.iter().map(|k| format!(", {qualifier}{}", k.name)).collect()
 }
 
 /// A key, describing or further column: `a.jaar` (named `jaar`) or `expression AS name`.
