@@ -12,6 +12,11 @@
 //!   `percentiel` and `klasse` (hoog/laag at |robust z| >= 2), optionally a median per region
 //!   and the amount per a second count.
 //!
+//! A rate may add an empirical-Bayes smoothed rate (`smooth`) and further tellers of the
+//! noemer's rows (`[[factor]]`, one risk factor each); a rate or share may be compared with
+//! another population than the noemer's own (`[reference]`) and carry further aggregates of
+//! its rows (`[[profile]]`); `columns` chooses, orders and renames the output columns.
+//!
 //! [`Indicator::sql`] (in `indicator/sql.rs`) turns it into one SELECT with the standard
 //! columns, names and rounding. The national reference is always its own aggregate over all of NL
 //! (the teller's and the noemer's tables without the joins that only place a row in a region),
@@ -46,12 +51,69 @@ pub struct Indicator {
     /// The name of the rate, share or amount-per-noemer column (`per_1000_inwoners`,
     /// `aandeel_kwetsbaar`, `schade_per_aangifte`); its national value is `nl_<ratio>`.
     pub ratio: String,
-    /// For an amount: the decimals the amount per noemer is rounded to (0; -2 for hundreds).
+    /// The decimals the ratio is rounded to: for an amount required (0; -2 for hundreds), for a
+    /// rate or share 2 unless said.
     pub decimals: Option<i64>,
     /// For an amount: the amount also per the teller's `count`, with its own index.
     pub per_count: Option<PerCount>,
+    /// For a rate: also the empirical-Bayes smoothed rate (`<ratio>_gladgestreken`) and its index
+    /// (`index_gladgestreken`), so that a small region with an extreme rate does not top the list.
+    #[serde(default)]
+    pub smooth: bool,
+    /// For a rate whose teller is counted in the noemer's rows: further tellers of those rows
+    /// (one risk factor each), each with its count, rate, NL's rate and index.
+    #[serde(default)]
+    pub factor: Vec<Factor>,
+    /// For a rate or share whose teller is counted in the noemer's rows: the population NL's
+    /// reference is counted in, when it is not the noemer's own.
+    pub reference: Option<Reference>,
+    /// For a rate or share whose teller is counted in the noemer's rows: further aggregates of
+    /// those rows (an average age, a median income), each with NL's.
+    #[serde(default)]
+    pub profile: Vec<Profile>,
+    /// The columns after the region's and the keys', chosen and in this order; all the standard
+    /// ones unless said. A factor's name stands for its four columns; `index AS index_65plus`
+    /// renames one.
+    pub columns: Option<Vec<String>>,
     pub teller: Part,
     pub noemer: Part,
+}
+
+/// Another population for NL's reference (all inwoners of 16 and older, where the noemer is the
+/// park residents): NL's teller is its measure over its rows that pass the teller's filter.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Reference {
+    /// Names NL's columns of it: `nl_<ratio>_<name>`, `nl_<profile>_<name>`; `nl_<ratio>` is
+    /// then NL's share or rate in the noemer's own population.
+    pub name: String,
+    pub measure: String,
+    pub from: String,
+    #[serde(rename = "where")]
+    pub condition: Option<String>,
+}
+
+/// A further aggregate of the noemer's rows per region, with NL's (in the reference where there
+/// is one).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Profile {
+    pub name: String,
+    /// `avg(2024 - p.geboortejaar)`, `median(p.inkomen)`: valid over the reference's rows too.
+    pub measure: String,
+    pub decimals: i64,
+    /// The name of its index column (100 x the region's over NL's), if it has one.
+    pub index: Option<String>,
+}
+
+/// A further teller of a rate, counted in the noemer's rows over those that pass its filter.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Factor {
+    /// Its count column; its others are `<name>_per_<per>`, `nl_<name>_per_<per>`, `index_<name>`.
+    pub name: String,
+    /// The noemer's rows it counts (`j.eerdere_detentie`).
+    pub filter: String,
 }
 
 /// The regional level of an indicator's rows.
@@ -145,7 +207,9 @@ impl Indicator {
         if noemer.filter.is_some() || !noemer.describe.is_empty() || noemer.count.is_some() || noemer.median.is_some() {
             return Err("noemer: filter, describe, count and median belong to the teller".into());
         }
-        self.check_teller()
+        self.check_teller()?;
+        self.check_factors()?;
+        self.output_columns().map(|_| ())
     }
 
     /// Each kind of score takes its own options and no others.
@@ -157,8 +221,12 @@ impl Indicator {
                 Err("per belongs to a rate (a share is in percent, an amount per noemer)".into())
             }
             Score::Amount if self.decimals.is_none() => Err("an amount needs decimals (0: whole euros)".into()),
-            _ if !amount && (self.decimals.is_some() || self.per_count.is_some()) => {
-                Err("decimals and per_count belong to an amount".into())
+            _ if !amount && self.per_count.is_some() => Err("per_count belongs to an amount".into()),
+            Score::Share | Score::Amount if self.smooth || !self.factor.is_empty() => {
+                Err("smooth and factor belong to a rate".into())
+            }
+            Score::Amount if self.reference.is_some() || !self.profile.is_empty() => {
+                Err("reference and profile belong to a rate or share".into())
             }
             _ if !amount && (self.teller.count.is_some() || self.teller.median.is_some()) => {
                 Err("teller: count and median belong to an amount".into())
@@ -196,22 +264,50 @@ impl Indicator {
         }
     }
 
-    /// The deviation columns of this indicator's score, in output order.
-    pub fn deviation(&self) -> Vec<String> {
-        let columns: Vec<&str> = match self.score {
-            Score::Rate => vec!["index", "sir_onder", "sir_boven", "z", "klasse"],
-            Score::Share => vec!["index", "wilson_onder", "wilson_boven", "z", "klasse"],
-            Score::Amount => {
-                let per_count = self.per_count.as_ref().map(|p| p.index.as_str());
-                let median = self.teller.median.as_ref().map(|_| "index_mediaan");
-                let mut columns = vec!["index"];
-                columns.extend(per_count.into_iter().chain(median));
-                columns.extend(["robuuste_z", "percentiel", "klasse"]);
-                columns
+    /// Factors, profiles and a reference are aggregates of the noemer's rows, in the teller's
+    /// aggregate; each name is a column of its own, clear of the names the SELECT uses inside.
+    fn check_factors(&self) -> Result<(), String> {
+        let own_rows = !self.factor.is_empty() || !self.profile.is_empty() || self.reference.is_some();
+        if own_rows && (self.teller.from.is_some() || self.teller.filter.is_none()) {
+            return Err("factor, profile and reference: the teller must be a filter of the noemer's rows".into());
+        }
+        if self.reference.is_some() && (!self.by.is_empty() || !self.factor.is_empty()) {
+            return Err("reference: NL's reference population has no keys (by) and no factors".into());
+        }
+        let factors = self.factor.iter().map(|f| ("factor", f.name.trim(), f.filter.trim()));
+        let profiles = self.profile.iter().map(|p| ("profile", p.name.trim(), p.measure.trim()));
+        let reference = self.reference.iter().map(|r| ("reference", r.name.trim(), r.measure.trim()));
+        let named: Vec<_> = factors.chain(profiles).chain(reference).collect();
+        for (at, (what, name, text)) in named.iter().enumerate() {
+            check_own_name(what, name)?;
+            if text.is_empty() {
+                return Err(format!("{what} {name}: no filter or measure"));
             }
-        };
-        columns.into_iter().map(str::to_string).collect()
+            if named[..at].iter().any(|(_, earlier, _)| earlier == name) {
+                return Err(format!("{what} {name}: named twice"));
+            }
+        }
+        Ok(())
     }
+
+    /// The deviation columns of this indicator, in output order.
+    pub fn deviation(&self) -> Vec<String> {
+        let columns = self.output_columns().unwrap_or_default();
+        columns.into_iter().filter(|column| column.deviation).map(|column| column.name).collect()
+    }
+}
+
+/// A name of lowercase letters, digits and _, clear of those the generated SELECT uses inside
+/// (a reference's is a suffix of column names and may start with a digit: `16plus`).
+fn check_own_name(what: &str, name: &str) -> Result<(), String> {
+    let inner = ["teller", "noemer", "verwacht", "idx", "lo", "hi", "zz", "eb", "nl_p", "w_lo", "w_hi"];
+    let leading = what == "reference" || name.starts_with(|c: char| c.is_ascii_lowercase());
+    let valid =
+        leading && !name.is_empty() && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if !valid || inner.contains(&name) || name.starts_with("nl_") {
+        return Err(format!("{what} {name:?}: a name of lowercase letters, digits and _ (not {inner:?} or nl_...)"));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

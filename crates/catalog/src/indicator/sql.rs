@@ -2,10 +2,31 @@
 
 use super::{Indicator, Level, Part, Score};
 
-/// The scores of a row: a CTE and the SELECT that rounds and names them, or a SELECT alone.
-enum Scores {
-    Cte { scores: String, select: String },
-    Select(String),
+/// An output column after the region's and the keys': what computes it and its name.
+#[derive(Debug, Clone)]
+pub(super) struct Column {
+    /// `round(idx, 1)`, or a name of the scores.
+    expr: String,
+    pub(super) name: String,
+    /// An index, interval, z or klasse: listed as a deviation column of the query.
+    pub(super) deviation: bool,
+    /// The factor it belongs to: naming the factor in `columns` chooses all of its columns.
+    factor: Option<String>,
+}
+
+impl Column {
+    fn new(expr: &str, name: &str) -> Column {
+        Column { expr: expr.to_string(), name: name.to_string(), deviation: false, factor: None }
+    }
+
+    fn deviation(expr: &str, name: &str) -> Column {
+        Column { deviation: true, ..Column::new(expr, name) }
+    }
+
+    /// `expr AS name`, or the bare name.
+    fn sql(&self) -> String {
+        if self.expr == self.name { self.name.clone() } else { format!("{} AS {}", self.expr, self.name) }
+    }
 }
 
 /// How the teller finds its rows.
@@ -30,19 +51,15 @@ impl Indicator {
         };
         let nl = format!("nl AS (  -- national reference: its own aggregate over all of NL\n{nl}\n)");
         let mut ctes = vec![parts, nl, self.cijfers(&region, &keys)];
-        let select = match self.score {
-            Score::Rate => self.rate_scores(&region, &keys),
-            Score::Share => self.share_scores(&region, &keys),
-            Score::Amount => self.amount_scores(&region, &keys),
-        };
         // A rate's and a share's scores are a CTE of their own; an amount's are in its SELECT.
-        let select = match select {
-            Scores::Cte { scores, select } => {
-                ctes.push(scores);
-                select
-            }
-            Scores::Select(select) => select,
+        let scored = match self.score {
+            Score::Rate => Some(self.rate_scores()),
+            Score::Share => Some(self.share_scores()),
+            Score::Amount => None,
         };
+        let from = if scored.is_some() { "scores" } else { "cijfers" };
+        ctes.extend(scored);
+        let select = self.select(&region, &keys, from)?;
         Ok(format!("WITH {}\n{select}", ctes.join(",\n")))
     }
 
@@ -50,9 +67,8 @@ impl Indicator {
         if self.teller.from.is_some() {
             return Source::of(&self.teller, "teller", self.level).map(TellerRows::Own);
         }
-        let noemer_measure = self.noemer.measure.as_deref().unwrap_or_default().trim();
         Ok(match (&self.teller.filter, &self.teller.measure) {
-            (Some(filter), _) => TellerRows::SameRows(format!("{noemer_measure} FILTER (WHERE {})", filter.trim())),
+            (Some(filter), _) => TellerRows::SameRows(self.over_filtered_rows(filter)),
             (None, measure) => TellerRows::SameRows(measure.as_deref().unwrap_or_default().trim().to_string()),
         })
     }
@@ -62,21 +78,42 @@ impl Indicator {
         self.teller.describe.iter().map(|d| Key::parse(d)).collect()
     }
 
-    /// The teller's further columns (an amount's count and median), regionally.
+    /// The teller's further columns (an amount's count and median, a rate's factors, profiles),
+    /// regionally.
     fn teller_extras(&self) -> Vec<Key> {
-        [&self.teller.count, &self.teller.median].into_iter().flatten().map(|text| Key::parse(text)).collect()
+        let extras = [&self.teller.count, &self.teller.median].into_iter().flatten().map(|text| Key::parse(text));
+        extras.chain(self.factors()).chain(self.profiles()).collect()
     }
 
-    /// The teller's further columns NL needs: the median, and the count when there is an amount
-    /// per count.
+    /// The teller's further columns NL needs: the median, the count when there is an amount
+    /// per count, the factors, the profiles.
     fn national_extras(&self) -> Vec<(String, String)> {
         let count = self.teller.count.as_ref().filter(|_| self.per_count.is_some());
         [count, self.teller.median.as_ref()]
             .into_iter()
             .flatten()
             .map(|text| Key::parse(text))
+            .chain(self.factors())
+            .chain(self.profiles())
             .map(|key| (key.expr, format!("nl_{}", key.name)))
             .collect()
+    }
+
+    fn profiles(&self) -> impl Iterator<Item = Key> + '_ {
+        self.profile.iter().map(|p| Key { expr: p.measure.trim().to_string(), name: p.name.trim().to_string() })
+    }
+
+    /// Each factor as a measure over the noemer's rows that pass its filter.
+    fn factors(&self) -> impl Iterator<Item = Key> + '_ {
+        self.factor
+            .iter()
+            .map(|factor| Key { expr: self.over_filtered_rows(&factor.filter), name: factor.name.trim().to_string() })
+    }
+
+    /// The noemer's measure over its rows that pass `filter`.
+    fn over_filtered_rows(&self, filter: &str) -> String {
+        let noemer_measure = self.noemer.measure.as_deref().unwrap_or_default().trim();
+        format!("{noemer_measure} FILTER (WHERE {})", filter.trim())
     }
 
     /// Teller and noemer from one aggregate over the noemer's rows.
@@ -92,9 +129,27 @@ impl Indicator {
             "bron AS (\n{bron}\n),\nteller AS (\n  SELECT {code}{key_names}, teller{extra_names} FROM bron\n),\nnoemer AS (\n  SELECT {code}{key_names}, noemer FROM bron\n)"
         );
         let national_extras = self.national_extras();
-        let mut nl_measures = vec![(teller, "nl_teller"), (noemer.measure.as_str(), "nl_noemer")];
-        nl_measures.extend(national_extras.iter().map(|(expr, name)| (expr.as_str(), name.as_str())));
-        (parts, noemer.national(keys, &nl_measures))
+        let extras = national_extras.iter().map(|(expr, name)| (expr.as_str(), name.as_str()));
+        let Some(reference) = &self.reference else {
+            let mut nl_measures = vec![(teller, "nl_teller"), (noemer.measure.as_str(), "nl_noemer")];
+            nl_measures.extend(extras);
+            return (parts, noemer.national(keys, &nl_measures));
+        };
+        // NL's reference (and the profiles') in its own population; the noemer's own NL beside it.
+        let own = [(teller, "nl_eigen_teller"), (noemer.measure.as_str(), "nl_eigen_noemer")];
+        let own = indent(&noemer.national(keys, &own), 8);
+        let filter = self.teller.filter.as_deref().unwrap_or_default().trim();
+        let reference_teller = format!("{} FILTER (WHERE {filter})", reference.measure.trim());
+        let mut reference_measures =
+            vec![(reference_teller.as_str(), "nl_teller"), (reference.measure.trim(), "nl_noemer")];
+        reference_measures.extend(extras);
+        let condition = reference.condition.as_deref().map(str::trim);
+        let population = indent(&national(reference.from.trim(), condition, &[], &reference_measures), 8);
+        let extra_columns: String = national_extras.iter().map(|(_, name)| format!(", r.{name}")).collect();
+        let nl = format!(
+            "  SELECT k.nl_eigen_teller, k.nl_eigen_noemer, r.nl_teller, r.nl_noemer{extra_columns}\n  FROM (\n{own}\n  ) k\n  CROSS JOIN (\n{population}\n  ) r"
+        );
+        (parts, nl)
     }
 
     /// Teller and noemer as two aggregates, each over its own tables.
@@ -153,9 +208,12 @@ impl Indicator {
 
     /// A rate's or share's figures: the counts, NL's and the expected teller.
     fn count_values(&self) -> String {
+        let extras: Vec<Key> = self.factors().chain(self.profiles()).collect();
         let described = listed(&self.described(), "t.");
+        let (extras, nl_extras) = (listed(&extras, "t."), listed(&extras, "nl.nl_"));
+        let own_nl = if self.reference.is_some() { ", nl.nl_eigen_teller, nl.nl_eigen_noemer" } else { "" };
         format!(
-            "t.teller, n.noemer{described}, nl.nl_teller, nl.nl_noemer,\n         CAST(n.noemer AS DOUBLE) * nl.nl_teller / nl.nl_noemer AS verwacht"
+            "t.teller, n.noemer{described}{extras}, nl.nl_teller, nl.nl_noemer{own_nl}{nl_extras},\n         CAST(n.noemer AS DOUBLE) * nl.nl_teller / nl.nl_noemer AS verwacht"
         )
     }
 
@@ -181,112 +239,232 @@ impl Indicator {
         values.join(",\n         ")
     }
 
-    /// The standard columns in front of the scores: region, keys, teller, noemer, descriptions.
-    fn leading_columns(&self, region: &Region, keys: &[Key]) -> String {
-        format!(
-            "SELECT {}{},\n       teller AS {}, noemer AS {}{}",
-            region.names,
-            listed(keys, ""),
-            self.teller.name,
-            self.noemer.name,
-            listed(&self.described(), "")
-        )
+    /// The final SELECT: the region's names, the keys and the chosen columns, ordered by region.
+    fn select(&self, region: &Region, keys: &[Key], from: &str) -> Result<String, String> {
+        let mut lines = vec![format!("SELECT {}{}", region.names, listed(keys, ""))];
+        lines.extend(self.output_columns()?.iter().map(Column::sql));
+        Ok(format!("{}\nFROM {from}\nORDER BY {}{}", lines.join(",\n       "), region.order, listed(keys, "")))
     }
 
-    fn order_by(region: &Region, keys: &[Key]) -> String {
-        format!("ORDER BY {}{}", region.order, listed(keys, ""))
+    /// The columns after the region's and the keys': all of the score's in the standard order,
+    /// or those `columns` chooses in its order.
+    pub(super) fn output_columns(&self) -> Result<Vec<Column>, String> {
+        let available = match self.score {
+            Score::Rate => self.rate_columns(),
+            Score::Share => self.share_columns(),
+            Score::Amount => self.amount_columns(),
+        };
+        let Some(chosen) = &self.columns else { return Ok(available) };
+        let mut columns: Vec<Column> = Vec::new();
+        for choice in chosen {
+            let Key { expr: name, name: renamed } = Key::parse(choice);
+            let of_factor: Vec<Column> = available.iter().filter(|c| c.factor == Some(name.clone())).cloned().collect();
+            let mut picked = if of_factor.is_empty() {
+                available.iter().filter(|c| c.name == name).cloned().collect()
+            } else {
+                of_factor
+            };
+            if picked.is_empty() {
+                let names: Vec<&str> = available.iter().map(|c| c.name.as_str()).collect();
+                return Err(format!("columns: this indicator has no column {name} (it has {})", names.join(", ")));
+            }
+            if renamed != name {
+                if picked.len() > 1 {
+                    return Err(format!("columns: {choice}: a factor's columns keep their names"));
+                }
+                picked[0].name = renamed;
+            }
+            if let Some(twice) = picked.iter().find(|p| columns.iter().any(|c| c.name == p.name)) {
+                return Err(format!("columns: {} chosen twice", twice.name));
+            }
+            columns.extend(picked);
+        }
+        Ok(columns)
     }
 
-    /// The SELECT of a rate or share: the leading columns, the ratios, the expected count, the
-    /// index and the score's own columns, from the scores CTE.
-    fn counted_select(&self, region: &Region, keys: &[Key], ratios: &str, deviation: &str) -> String {
-        format!(
-            "{leading},\n       {ratios},\n       round(verwacht, 1) AS verwacht,\n       round(idx, 1) AS index,\n       {deviation}\nFROM scores\n{order}",
-            leading = self.leading_columns(region, keys),
-            order = Self::order_by(region, keys),
-        )
+    /// A rate's or share's counts: teller, noemer and the columns that describe a key.
+    fn count_columns(&self) -> Vec<Column> {
+        let mut columns = vec![Column::new("teller", &self.teller.name), Column::new("noemer", &self.noemer.name)];
+        columns.extend(self.described().iter().map(|key| Column::new(&key.name, &key.name)));
+        columns
     }
 
-    fn rate_scores(&self, region: &Region, keys: &[Key]) -> Scores {
-        let per = self.per.unwrap_or(1000);
-        let scores = "scores AS (
-  SELECT *,
-         deviation_index(teller, noemer, nl_teller, nl_noemer) AS idx,
-         100 * sir_lower(teller, verwacht, 0.95) AS lo,
-         100 * sir_upper(teller, verwacht, 0.95) AS hi,
-         poisson_z(teller, verwacht) AS zz
-  FROM cijfers
-)"
-        .to_string();
-        let ratios = format!(
-            "round({per}.0 * teller / noemer, 2) AS {ratio},
-       round({per}.0 * nl_teller / nl_noemer, 2) AS nl_{ratio}",
-            ratio = self.ratio
+    fn decimals(&self) -> i64 {
+        self.decimals.unwrap_or(2)
+    }
+
+    fn rate_columns(&self) -> Vec<Column> {
+        let (per, decimals, ratio) = (self.per.unwrap_or(1000), self.decimals(), &self.ratio);
+        let mut columns = self.count_columns();
+        for factor in &self.factor {
+            let name = factor.name.trim();
+            let of_factor = [
+                Column::new(name, name),
+                Column::new(&format!("round({per}.0 * {name} / noemer, {decimals})"), &format!("{name}_per_{per}")),
+                Column::new(
+                    &format!("round({per}.0 * nl_{name} / nl_noemer, {decimals})"),
+                    &format!("nl_{name}_per_{per}"),
+                ),
+                Column::deviation(
+                    &format!("round(deviation_index({name}, noemer, nl_{name}, nl_noemer), 1)"),
+                    &format!("index_{name}"),
+                ),
+            ];
+            columns.extend(of_factor.map(|column| Column { factor: Some(name.to_string()), ..column }));
+        }
+        columns.push(Column::new(&format!("round({per}.0 * teller / noemer, {decimals})"), ratio));
+        columns.extend(self.national_ratios(
+            format!("round({per}.0 * nl_teller / nl_noemer, {decimals})"),
+            format!("round({per}.0 * nl_eigen_teller / nl_eigen_noemer, {decimals})"),
+        ));
+        if self.smooth {
+            columns.push(Column::new(&format!("round({per} * eb, {decimals})"), &format!("{ratio}_gladgestreken")));
+        }
+        columns.push(Column::new("round(verwacht, 1)", "verwacht"));
+        columns.push(Column::deviation("round(idx, 1)", "index"));
+        if self.smooth {
+            columns.push(Column::deviation("round(100 * eb * nl_noemer / nl_teller, 1)", "index_gladgestreken"));
+        }
+        columns.extend([
+            Column::deviation("round(lo, 1)", "sir_onder"),
+            Column::deviation("round(hi, 1)", "sir_boven"),
+            Column::deviation("round(zz, 2)", "z"),
+            Column::deviation("deviation_class(idx, lo, hi)", "klasse"),
+        ]);
+        columns.extend(self.profile_columns());
+        columns
+    }
+
+    /// NL's rate or share: the score's reference, and where that is another population, the
+    /// noemer's own NL beside it.
+    fn national_ratios(&self, reference: String, own: String) -> Vec<Column> {
+        let ratio = &self.ratio;
+        match &self.reference {
+            None => vec![Column::new(&reference, &format!("nl_{ratio}"))],
+            Some(population) => vec![
+                Column::new(&reference, &format!("nl_{ratio}_{}", population.name.trim())),
+                Column::new(&own, &format!("nl_{ratio}")),
+            ],
+        }
+    }
+
+    /// Each profile: the region's, NL's (in the reference population where there is one) and
+    /// its index.
+    fn profile_columns(&self) -> Vec<Column> {
+        let suffix = self.reference.as_ref().map(|r| format!("_{}", r.name.trim())).unwrap_or_default();
+        let mut columns = Vec::new();
+        for profile in &self.profile {
+            let (name, decimals) = (profile.name.trim(), profile.decimals);
+            columns.push(Column::new(&format!("round({name}, {decimals})"), name));
+            columns.push(Column::new(&format!("round(nl_{name}, {decimals})"), &format!("nl_{name}{suffix}")));
+            if let Some(index) = &profile.index {
+                columns.push(Column::deviation(&format!("round(100 * {name} / nl_{name}, 1)"), index.trim()));
+            }
+        }
+        columns
+    }
+
+    fn share_columns(&self) -> Vec<Column> {
+        let (decimals, ratio) = (self.decimals(), &self.ratio);
+        let mut columns = self.count_columns();
+        columns.extend([Column::new(&format!("round(100.0 * teller / noemer, {decimals})"), ratio)]);
+        columns.extend(
+            self.national_ratios(
+                format!("round(100 * nl_p, {decimals})"),
+                format!("round(100 * nl_eigen_p, {decimals})"),
+            ),
         );
-        let deviation = "round(lo, 1) AS sir_onder,
-       round(hi, 1) AS sir_boven,
-       round(zz, 2) AS z,
-       deviation_class(idx, lo, hi) AS klasse";
-        let select = self.counted_select(region, keys, &ratios, deviation);
-        Scores::Cte { scores, select }
+        columns.extend([
+            Column::new("round(verwacht, 1)", "verwacht"),
+            Column::deviation("round(idx, 1)", "index"),
+            Column::deviation(&format!("round(100 * w_lo, {decimals})"), "wilson_onder"),
+            Column::deviation(&format!("round(100 * w_hi, {decimals})"), "wilson_boven"),
+            Column::deviation("round((teller - verwacht) / sqrt(verwacht * (1 - nl_p)), 2)", "z"),
+            Column::deviation("deviation_class(idx, 100 * w_lo / nl_p, 100 * w_hi / nl_p)", "klasse"),
+        ]);
+        columns.extend(self.profile_columns());
+        columns
     }
 
-    fn share_scores(&self, region: &Region, keys: &[Key]) -> Scores {
-        let scores = "scores AS (
+    /// An amount: rounded to thousands; per noemer (and per count) against NL; the median; and
+    /// where the amount per noemer lies among the regions.
+    fn amount_columns(&self) -> Vec<Column> {
+        let decimals = self.decimals();
+        let mut columns: Vec<Column> = self
+            .teller
+            .count
+            .as_deref()
+            .map(Key::parse)
+            .map(|count| Column::new(&count.name, &count.name))
+            .into_iter()
+            .collect();
+        columns.extend([
+            Column::new("noemer", &self.noemer.name),
+            Column::new("round(teller, -3)", &self.teller.name),
+            Column::new(&format!("round(per_noemer, {decimals})"), &self.ratio),
+            Column::new(&format!("round(nl_per_noemer, {decimals})"), &format!("nl_{}", self.ratio)),
+            Column::deviation("round(idx, 1)", "index"),
+        ]);
+        if let Some(per_count) = &self.per_count {
+            let decimals = per_count.decimals;
+            columns.push(Column::new(&format!("round(per_count, {decimals})"), &per_count.ratio));
+            columns.push(Column::new(&format!("round(nl_per_count, {decimals})"), &format!("nl_{}", per_count.ratio)));
+            columns.push(Column::deviation("round(idx_count, 1)", &per_count.index));
+        }
+        if let Some(median) = self.teller.median.as_deref().map(Key::parse) {
+            let name = &median.name;
+            columns.push(Column::new(&format!("round({name}, 0)"), name));
+            columns.push(Column::new(&format!("round(nl_{name}, 0)"), &format!("nl_{name}")));
+            columns.push(Column::deviation(&format!("round(100 * {name} / nl_{name}, 1)"), "index_mediaan"));
+        }
+        columns.extend([
+            Column::deviation("round(robust_z(per_noemer) OVER (), 2)", "robuuste_z"),
+            Column::deviation("round(percentile_rank(per_noemer) OVER (), 3)", "percentiel"),
+            Column::deviation(
+                "CASE WHEN idx IS NULL THEN NULL
+            WHEN robust_z(per_noemer) OVER () >= 2 THEN 'hoog'
+            WHEN robust_z(per_noemer) OVER () <= -2 THEN 'laag'
+            ELSE 'rond gemiddelde' END",
+                "klasse",
+            ),
+        ]);
+        columns
+    }
+
+    /// What a share's columns start from: NL's share (and the noemer's own NL's), the index
+    /// and the Wilson limits.
+    fn share_scores(&self) -> String {
+        let own = if self.reference.is_some() {
+            "\n         CAST(nl_eigen_teller AS DOUBLE) / nl_eigen_noemer AS nl_eigen_p,"
+        } else {
+            ""
+        };
+        format!(
+            "scores AS (
   SELECT *,
-         CAST(nl_teller AS DOUBLE) / nl_noemer AS nl_p,
+         CAST(nl_teller AS DOUBLE) / nl_noemer AS nl_p,{own}
          deviation_index(teller, noemer, nl_teller, nl_noemer) AS idx,
          wilson_lower(teller, noemer, 0.95) AS w_lo,
          wilson_upper(teller, noemer, 0.95) AS w_hi
   FROM cijfers
 )"
-        .to_string();
-        let ratios = format!(
-            "round(100.0 * teller / noemer, 2) AS {ratio},
-       round(100 * nl_p, 2) AS nl_{ratio}",
-            ratio = self.ratio
-        );
-        let deviation = "round(100 * w_lo, 2) AS wilson_onder,
-       round(100 * w_hi, 2) AS wilson_boven,
-       round((teller - verwacht) / sqrt(verwacht * (1 - nl_p)), 2) AS z,
-       deviation_class(idx, 100 * w_lo / nl_p, 100 * w_hi / nl_p) AS klasse";
-        let select = self.counted_select(region, keys, &ratios, deviation);
-        Scores::Cte { scores, select }
+        )
     }
 
-    /// An amount: rounded to thousands; per noemer (and per count) against NL; the median; and
-    /// where the amount per noemer lies among the regions.
-    fn amount_scores(&self, region: &Region, keys: &[Key]) -> Scores {
-        let key_names = listed(keys, "");
-        let count = self.teller.count.as_deref().map(|c| format!("{}, ", Key::parse(c).name)).unwrap_or_default();
-        let decimals = self.decimals.unwrap_or(0);
-        let mut columns = vec![
-            format!("SELECT {}{key_names}, {count}noemer AS {}", region.names, self.noemer.name),
-            format!("round(teller, -3) AS {}", self.teller.name),
-            format!("round(per_noemer, {decimals}) AS {}", self.ratio),
-            format!("round(nl_per_noemer, {decimals}) AS nl_{}", self.ratio),
-            "round(idx, 1) AS index".to_string(),
-        ];
-        if let Some(per_count) = &self.per_count {
-            columns.push(format!("round(per_count, {}) AS {}", per_count.decimals, per_count.ratio));
-            columns.push(format!("round(nl_per_count, {}) AS nl_{}", per_count.decimals, per_count.ratio));
-            columns.push(format!("round(idx_count, 1) AS {}", per_count.index));
-        }
-        if let Some(median) = self.teller.median.as_deref().map(Key::parse) {
-            columns.push(format!("round({0}, 0) AS {0}", median.name));
-            columns.push(format!("round(nl_{0}, 0) AS nl_{0}", median.name));
-            columns.push(format!("round(100 * {0} / nl_{0}, 1) AS index_mediaan", median.name));
-        }
-        columns.push("round(robust_z(per_noemer) OVER (), 2) AS robuuste_z".into());
-        columns.push("round(percentile_rank(per_noemer) OVER (), 3) AS percentiel".into());
-        columns.push(
-            "CASE WHEN idx IS NULL THEN NULL
-            WHEN robust_z(per_noemer) OVER () >= 2 THEN 'hoog'
-            WHEN robust_z(per_noemer) OVER () <= -2 THEN 'laag'
-            ELSE 'rond gemiddelde' END AS klasse"
-                .into(),
-        );
-        Scores::Select(format!("{}\nFROM cijfers\n{}", columns.join(",\n       "), Self::order_by(region, keys)))
+    /// What a rate's columns start from: the index, the exact limits of the standardised ratio,
+    /// z, and where smoothed the empirical-Bayes rate across the regions.
+    fn rate_scores(&self) -> String {
+        let smoothed = if self.smooth { ",\n         eb_rate(teller, noemer) OVER () AS eb" } else { "" };
+        format!(
+            "scores AS (
+  SELECT *,
+         deviation_index(teller, noemer, nl_teller, nl_noemer) AS idx,
+         100 * sir_lower(teller, verwacht, 0.95) AS lo,
+         100 * sir_upper(teller, verwacht, 0.95) AS hi,
+         poisson_z(teller, verwacht) AS zz{smoothed}
+  FROM cijfers
+)"
+        )
     }
 }
 
@@ -353,21 +531,30 @@ impl<'a> Source<'a> {
 
     /// The same aggregate over all of NL: no joins that only place rows, grouped by the keys.
     fn national(&self, keys: &[Key], measures: &[(&str, &str)]) -> String {
-        let mut select: Vec<String> = keys.iter().map(|k| format!("{} AS {}", k.expr, k.name)).collect();
-        select.extend(measures.iter().map(|(measure, name)| format!("{measure} AS {name}")));
-        let group_by = if keys.is_empty() {
-            String::new()
-        } else {
-            let exprs: Vec<&str> = keys.iter().map(|k| k.expr.as_str()).collect();
-            format!("\n  GROUP BY {}", exprs.join(", "))
-        };
-        let from = self.from.replace('\n', "\n  ");
-        format!("  SELECT {}\n  FROM {from}{}{group_by}", select.join(",\n         "), self.where_clause())
+        national(self.from, self.condition, keys, measures)
     }
 
     fn where_clause(&self) -> String {
-        self.condition.map(|c| format!("\n  WHERE {c}")).unwrap_or_default()
+        where_clause(self.condition)
     }
+}
+
+/// An aggregate over all of NL, grouped by the keys.
+fn national(from: &str, condition: Option<&str>, keys: &[Key], measures: &[(&str, &str)]) -> String {
+    let mut select: Vec<String> = keys.iter().map(|k| format!("{} AS {}", k.expr, k.name)).collect();
+    select.extend(measures.iter().map(|(measure, name)| format!("{measure} AS {name}")));
+    let group_by = if keys.is_empty() {
+        String::new()
+    } else {
+        let exprs: Vec<&str> = keys.iter().map(|k| k.expr.as_str()).collect();
+        format!("\n  GROUP BY {}", exprs.join(", "))
+    };
+    let from = from.replace('\n', "\n  ");
+    format!("  SELECT {}\n  FROM {from}{}{group_by}", select.join(",\n         "), where_clause(condition))
+}
+
+fn where_clause(condition: Option<&str>) -> String {
+    condition.map(|c| format!("\n  WHERE {c}")).unwrap_or_default()
 }
 
 /// `, q.a, q.b` for the names of `keys` with the qualifier `q.` (or none): the tail of a list.

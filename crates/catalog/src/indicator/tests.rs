@@ -106,7 +106,8 @@ scores AS (
   FROM cijfers
 )
 SELECT gm_code, gm_naam,
-       teller AS verdachten, noemer AS inwoners,
+       teller AS verdachten,
+       noemer AS inwoners,
        round(1000.0 * teller / noemer, 2) AS per_1000_inwoners,
        round(1000.0 * nl_teller / nl_noemer, 2) AS nl_per_1000_inwoners,
        round(verwacht, 1) AS verwacht,
@@ -163,7 +164,7 @@ fn a_key_and_a_description_cut_a_separate_teller() {
         &[
             "GROUP BY b.gm_code, v.feit_code, f.omschrijving",
             "FROM teller t\n  JOIN noemer n ON t.gm_code = n.gm_code\n  JOIN nl ON nl.feit_code = t.feit_code",
-            "teller AS verdachten, noemer AS inwoners, omschrijving,",
+            "teller AS verdachten,\n       noemer AS inwoners,\n       omschrijving,",
         ],
     );
 }
@@ -213,7 +214,7 @@ fn an_amount_is_scored_per_noemer_per_count_and_among_the_regions() {
             "sum(v.omzet) AS teller,\n         count(*) AS vestigingen,\n         median(v.omzet) AS mediaan_omzet",
             "SELECT k.nl_teller, v.nl_noemer, k.nl_vestigingen, k.nl_mediaan_omzet",
             "deviation_index(t.teller, t.vestigingen, nl.nl_teller, nl.nl_vestigingen) AS idx_count",
-            "SELECT gm_code, gm_naam, vestigingen, noemer AS inwoners,\n       round(teller, -3) AS omzet",
+            "SELECT gm_code, gm_naam,\n       vestigingen,\n       noemer AS inwoners,\n       round(teller, -3) AS omzet",
             "round(per_count, -2) AS omzet_per_vestiging",
             "round(100 * mediaan_omzet / nl_mediaan_omzet, 1) AS index_mediaan",
             "WHEN robust_z(per_noemer) OVER () >= 2 THEN 'hoog'",
@@ -268,7 +269,145 @@ fn incomplete_or_contradictory_definitions_are_refused() {
         ),
         "count and median belong to an amount",
     );
-    refused(RATE.replace("per = 1000", "per = 1000\ndecimals = 1"), "decimals and per_count belong to an amount");
     refused(RATE.replace("ratio =", "unknown = 1\nratio ="), "unknown field");
     refused(RATE.replace("title = \"Verdachten per 1.000 inwoners\"", "title = \" \""), "title is empty");
+}
+
+fn assert_refused(text: &str, expected: &str) {
+    let error = Indicator::parse(text).unwrap_err();
+    assert!(error.contains(expected), "{expected:?} not in {error:?}");
+}
+
+#[test]
+fn factors_profiles_references_and_columns_are_checked() {
+    let profile = include_str!("../../../../queries/vakantieparken/profiel_bewoners.toml");
+    let cases = [
+        (
+            RATE.replace("[teller]", "[per_count]\nratio = \"r\"\ndecimals = 0\nindex = \"i\"\n\n[teller]"),
+            "per_count belongs to an amount",
+        ),
+        (SHARE.replace("score = \"share\"", "score = \"share\"\nsmooth = true"), "smooth and factor belong to a rate"),
+        (
+            RATE.replace("[noemer]", "[[factor]]\nname = \"x\"\nfilter = \"v.x\"\n\n[noemer]"),
+            "the teller must be a filter",
+        ),
+        (RISK.replace("name = \"detentie\"", "name = \"schulden\""), "factor schulden: named twice"),
+        (RISK.replace("name = \"detentie\"", "name = \"nl_detentie\""), "a name of lowercase letters"),
+        (
+            RISK.replace("\"klasse\"]", "\"klasse\", \"wilson_onder\"]"),
+            "no column wilson_onder (it has risico, jongeren,",
+        ),
+        (RISK.replace("\"klasse\"]", "\"klasse\", \"detentie_per_1000\"]"), "detentie_per_1000 chosen twice"),
+        (RISK.replace("\"schulden\", \"detentie\"", "\"schulden AS s\""), "a factor's columns keep their names"),
+        (profile.replace("\"index AS index_65plus\"", "\"index AS wilson_onder\""), "wilson_onder chosen twice"),
+        (profile.replace("score = \"share\"", "score = \"share\"\nby = [\"p.geboortejaar\"]"), "has no keys (by)"),
+        (profile.replace("filter = \"p.geboortejaar <= 1959\"", "measure = \"count(*)\""), "must be a filter"),
+        (profile.replace("name = \"16plus\"", "name = \"16 plus\""), "reference \"16 plus\": a name of"),
+    ];
+    for (text, expected) in cases {
+        assert_refused(&text, expected);
+    }
+}
+
+/// A rate with factors, a smoothed rate and its own choice of columns.
+const RISK: &str = r#"
+title = "Risicofactoren"
+description = "D"
+unit = "persoon (jongere)"
+granularity = "gemeente"
+years = "2024"
+level = "gemeente"
+score = "rate"
+per = 1000
+decimals = 1
+ratio = "per_1000"
+smooth = true
+columns = ["jongeren", "schulden", "detentie", "risico", "per_1000", "per_1000_gladgestreken", "index_gladgestreken", "klasse"]
+
+[teller]
+name = "risico"
+filter = "j.problematische_schulden OR j.eerdere_detentie"
+
+[noemer]
+name = "jongeren"
+measure = "count(*)"
+from = "jongeren.kenmerk j"
+locate = "JOIN basis.persoon p ON j.persoon_id = p.persoon_id"
+buurt = "p.bu_code"
+
+[[factor]]
+name = "detentie"
+filter = "j.eerdere_detentie"
+
+[[factor]]
+name = "schulden"
+filter = "j.problematische_schulden"
+"#;
+
+#[test]
+fn factors_are_counted_with_the_teller_and_scored_each_against_nl() {
+    let indicator = Indicator::parse(RISK).unwrap();
+    let sql = indicator.sql().unwrap();
+    assert_has(
+        &sql,
+        &[
+            "count(*) AS noemer,\n         count(*) FILTER (WHERE j.eerdere_detentie) AS detentie,\n         count(*) FILTER (WHERE j.problematische_schulden) AS schulden",
+            "SELECT gm_code, teller, detentie, schulden FROM bron",
+            "count(*) FILTER (WHERE j.eerdere_detentie) AS nl_detentie",
+            "t.teller, n.noemer, t.detentie, t.schulden, nl.nl_teller, nl.nl_noemer, nl.nl_detentie, nl.nl_schulden,",
+        ],
+    );
+    // The chosen columns in their order, a factor's name standing for its four.
+    let select = sql.split("\nSELECT gm_code, gm_naam,\n").nth(1).unwrap();
+    let expected = "       noemer AS jongeren,
+       schulden,
+       round(1000.0 * schulden / noemer, 1) AS schulden_per_1000,
+       round(1000.0 * nl_schulden / nl_noemer, 1) AS nl_schulden_per_1000,
+       round(deviation_index(schulden, noemer, nl_schulden, nl_noemer), 1) AS index_schulden,
+       detentie,
+       round(1000.0 * detentie / noemer, 1) AS detentie_per_1000,
+       round(1000.0 * nl_detentie / nl_noemer, 1) AS nl_detentie_per_1000,
+       round(deviation_index(detentie, noemer, nl_detentie, nl_noemer), 1) AS index_detentie,
+       teller AS risico,
+       round(1000.0 * teller / noemer, 1) AS per_1000,
+       round(1000 * eb, 1) AS per_1000_gladgestreken,
+       round(100 * eb * nl_noemer / nl_teller, 1) AS index_gladgestreken,
+       deviation_class(idx, lo, hi) AS klasse
+FROM scores
+ORDER BY gm_code";
+    assert_eq!(select, expected);
+    assert_has(
+        &sql,
+        &["poisson_z(teller, verwacht) AS zz,\n         eb_rate(teller, noemer) OVER () AS eb\n  FROM cijfers"],
+    );
+    assert_eq!(indicator.deviation(), ["index_schulden", "index_detentie", "index_gladgestreken", "klasse"]);
+}
+
+#[test]
+fn a_reference_population_scores_against_other_people_than_the_noemer() {
+    let indicator = Indicator::parse(include_str!("../../../../queries/vakantieparken/profiel_bewoners.toml")).unwrap();
+    assert_eq!(
+        indicator.deviation(),
+        ["index_65plus", "wilson_onder", "wilson_boven", "klasse_65plus", "index_inkomen"]
+    );
+    let sql = indicator.sql().unwrap();
+    assert_has(
+        &sql,
+        &[
+            // Regionally the profiles are aggregates of the noemer's rows, with teller and noemer.
+            "count(DISTINCT i.persoon_id) AS noemer,\n         avg(2024 - p.geboortejaar) AS gem_leeftijd,\n         median(p.inkomen) AS mediaan_inkomen",
+            // NL: the park residents, and beside them the reference with the profiles.
+            "SELECT k.nl_eigen_teller, k.nl_eigen_noemer, r.nl_teller, r.nl_noemer, r.nl_gem_leeftijd, r.nl_mediaan_inkomen",
+            "SELECT count(*) FILTER (WHERE p.geboortejaar <= 1959) AS nl_teller,
+                 count(*) AS nl_noemer,
+                 avg(2024 - p.geboortejaar) AS nl_gem_leeftijd,
+                 median(p.inkomen) AS nl_mediaan_inkomen
+          FROM basis.persoon p
+          WHERE p.geboortejaar <= 2008",
+            "CAST(nl_eigen_teller AS DOUBLE) / nl_eigen_noemer AS nl_eigen_p,",
+            "round(100 * nl_p, 1) AS nl_aandeel_65plus_16plus,\n       round(100 * nl_eigen_p, 1) AS nl_park_aandeel_65plus,\n       round(idx, 1) AS index_65plus,",
+            "round(nl_mediaan_inkomen, -2) AS nl_mediaan_inkomen_16plus,\n       round(100 * mediaan_inkomen / nl_mediaan_inkomen, 1) AS index_inkomen\nFROM scores",
+        ],
+    );
+    assert!(!sql.contains("AS verwacht,\n       round(idx"), "verwacht is not chosen: {sql}");
 }
