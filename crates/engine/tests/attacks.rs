@@ -84,6 +84,41 @@ async fn row_level_selects_are_refused() {
     }
 }
 
+/// BI tools learn a table's columns with a query that cannot return a row: it is answered from
+/// the schema alone. Anything that could return a row is refused as before.
+#[tokio::test]
+async fn schema_only_probes_answer_columns_and_no_rows() {
+    let w = world().await;
+    let insider = w.truth.session_at("test", Trusted).sql("SELECT * FROM basis.persoon").await.unwrap();
+    let columns: Vec<String> = insider.schema().fields().iter().map(|f| f.name().clone()).collect();
+    for level in BOTH {
+        for sql in [
+            "SELECT * FROM basis.persoon LIMIT 0",
+            "SELECT * FROM basis.persoon WHERE 1 <> 1",
+            "SELECT * FROM basis.persoon WHERE 1 = 0 AND inkomen = 34000 ORDER BY inkomen LIMIT 0",
+            "SELECT * FROM (SELECT * FROM basis.persoon WHERE persoon_id = 7) t WHERE false",
+        ] {
+            let frame =
+                w.protected.session_at("test", level).sql(sql).await.unwrap_or_else(|e| panic!("{level}: {sql}: {e}"));
+            let names: Vec<String> = frame.schema().fields().iter().map(|f| f.name().clone()).collect();
+            assert_eq!(names, columns, "{level}: {sql}");
+            assert_eq!(run(&w.protected, level, sql).await.unwrap(), Rows::new(), "{level}: {sql}");
+        }
+        let joined =
+            "SELECT p.inkomen, b.gm_code FROM basis.persoon p JOIN regio.buurt b ON p.bu_code = b.bu_code WHERE NULL";
+        assert!(run(&w.protected, level, joined).await.unwrap().is_empty(), "{level}");
+        for sql in [
+            "SELECT * FROM basis.persoon LIMIT 1",
+            "SELECT * FROM basis.persoon WHERE persoon_id <> persoon_id",
+            "SELECT * FROM basis.persoon WHERE 1 <> 1 UNION ALL SELECT * FROM basis.persoon WHERE persoon_id = 7",
+            "SELECT * FROM basis.persoon WHERE persoon_id = 7 OR 1 <> 1",
+        ] {
+            let answer = run(&w.protected, level, sql).await;
+            assert!(matches!(answer, Err(EngineError::Suppression(_))), "{level}: {sql}: {answer:?}");
+        }
+    }
+}
+
 #[tokio::test]
 async fn public_tables_are_served_as_is() {
     let w = world().await;

@@ -60,6 +60,11 @@ async fn simple_and_extended_queries_return_typed_results() {
     assert!(rows.len() > 10);
     assert!(rows.iter().all(|r| r.get::<_, Option<i64>>(1).is_none_or(|n| n % 5 == 0)));
 
+    // A BI tool's schema probe of a protected table (extended protocol): its columns, no rows.
+    let probe = client.prepare("SELECT * FROM basis.persoon WHERE 1 <> 1 LIMIT 0").await.unwrap();
+    assert!(probe.columns().iter().any(|c| c.name() == "persoon_id"), "{:?}", probe.columns());
+    assert!(client.query(&probe, &[]).await.unwrap().is_empty());
+
     // Several statements in one simple query.
     let messages = client.simple_query("SELECT 1; SELECT 2, 3").await.unwrap();
     let rows = messages.iter().filter(|m| matches!(m, SimpleQueryMessage::Row(_))).count();

@@ -30,6 +30,7 @@ mod noise;
 mod released;
 mod rule;
 mod safe_expr;
+mod schema_only;
 mod single_stage;
 mod state;
 mod table;

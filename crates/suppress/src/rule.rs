@@ -34,6 +34,7 @@ use crate::lineage::{
 use crate::measure::{AggregateCalls, GroupKey};
 use crate::noise::CellKeyer;
 use crate::released::released;
+use crate::schema_only::schema_only;
 use crate::table::CatalogTable;
 use crate::untrusted;
 
@@ -65,6 +66,11 @@ impl AnalyzerRule for ProtectRule {
     }
 
     fn analyze(&self, plan: LogicalPlan, _config: &ConfigOptions) -> Result<LogicalPlan> {
+        if reads_protected(&plan)?
+            && let Some(empty) = schema_only(&plan)
+        {
+            return Ok(empty);
+        }
         let (plan, lineage) = self.visit(plan)?;
         if let Some(rows) = lineage.rows() {
             return reject(
