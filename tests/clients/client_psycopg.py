@@ -224,6 +224,34 @@ def _():
     raise AssertionError("SELECT * FROM basis.persoon returned rows")
 
 
+@check("schema-probe-protected")
+def _():
+    # How Metabase, Power BI and Tableau learn a table's columns: a query that returns no rows.
+    for sql in ("SELECT * FROM basis.persoon LIMIT 0", "SELECT * FROM basis.persoon WHERE 1 <> 1"):
+        cur = conn.execute(sql)
+        names = [c.name for c in cur.description]
+        expect("persoon_id" in names and cur.fetchall() == [], f"{sql}: {names}")
+    return f"{len(names)} columns, no rows"
+
+
+@check("settings-functions")
+def _():
+    # Grafana's version check, asyncpg's set_config, Superset's schema selector.
+    (num,) = conn.execute("SELECT current_setting('server_version_num')").fetchone()
+    expect(int(num) >= 160000, f"server_version_num {num}")
+    (name,) = conn.execute("SELECT set_config('application_name', 'notebook', false)").fetchone()
+    expect(name == "notebook", f"set_config answered {name!r}")
+    conn.execute("SET search_path TO regio")
+    (schema,) = conn.execute("SELECT current_schema()").fetchone()
+    (n,) = conn.execute("SELECT count(*) FROM gemeente").fetchone()
+    conn.execute("SET search_path TO public")
+    expect(schema == "regio" and n > 300, f"current_schema {schema!r}, {n} gemeenten")
+    (insert, select) = conn.execute(
+        "SELECT has_table_privilege('basis.persoon', 'INSERT'), has_table_privilege('basis.persoon', 'SELECT')").fetchone()
+    expect((insert, select) == (False, True), f"INSERT {insert}, SELECT {select}")
+    return f"server_version_num={num}, search_path regio"
+
+
 @check("error-syntax")
 def _():
     try:

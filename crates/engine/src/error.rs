@@ -90,7 +90,14 @@ impl EngineError {
             DataFusionError::ResourcesExhausted(m) => EngineError::ResourcesExhausted(m.clone()),
             _ if protected => EngineError::ProtectedExecution,
             root if data_exception(root).is_some() => data_exception_error(root),
-            root => EngineError::Execution(strip_datafusion_prefix(&root.to_string())),
+            root => {
+                let message = strip_datafusion_prefix(&root.to_string());
+                // `current_setting('x')` evaluated per row rather than folded while planning.
+                if message.starts_with("unrecognized configuration parameter") {
+                    return EngineError::Plan { sqlstate: "42704", message };
+                }
+                EngineError::Execution(message)
+            }
         }
     }
 }
@@ -214,7 +221,7 @@ const PLANNING_ERRORS: &[(&[&str], &str)] = &[
         ],
         "42P20",
     ),
-    (&["is not defined!"], "42704"),
+    (&["is not defined!", "unrecognized configuration parameter"], "42704"),
     (&["ambiguous reference"], "42702"),
     (
         &[

@@ -9,7 +9,7 @@ use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::common::ParamValues;
 use datafusion::common::ScalarValue;
 use datafusion::common::tree_node::TreeNodeRecursion;
-use datafusion::logical_expr::{ColumnarValue, LogicalPlan, Volatility, create_udf};
+use datafusion::logical_expr::{ColumnarValue, LogicalPlan, ScalarUDF, Volatility, create_udf};
 use datafusion::physical_plan::{ExecutionPlan, SendableRecordBatchStream, execute_stream};
 use datafusion::prelude::SessionContext;
 use datafusion::sql::parser::{CopyToSource, Statement as DFStatement};
@@ -88,7 +88,34 @@ impl Session {
             Volatility::Stable,
             Arc::new(move |_: &[ColumnarValue]| Ok(ColumnarValue::Scalar(value.clone()))),
         );
+        self.register_function(function);
+    }
+
+    /// Defines a function in this session only: what a front end's connection knows and keeps
+    /// (its settings, read and written by `current_setting()` and `set_config()`). Over
+    /// protected rows it is refused like any function the suppression layer does not know.
+    pub fn register_function(&self, function: ScalarUDF) {
         self.ctx.register_udf(function);
+    }
+
+    /// The warehouse's schemas (`basis`, `regio`, the themes, `pg_catalog`, ...).
+    pub fn schema_names(&self) -> Vec<String> {
+        let catalog = self.ctx.state().config().options().catalog.default_catalog.clone();
+        self.ctx.catalog(&catalog).map(|catalog| catalog.schema_names()).unwrap_or_default()
+    }
+
+    /// Where unqualified table names are looked up: a front end's `search_path`. A schema that
+    /// does not exist is refused (42P01-like planning error), so names never resolve elsewhere.
+    pub fn set_default_schema(&self, schema: &str) -> Result<()> {
+        if !self.schema_names().iter().any(|name| name == schema) {
+            return Err(EngineError::Plan {
+                sqlstate: "3F000",
+                message: format!("schema \"{schema}\" does not exist"),
+            });
+        }
+        let state = self.ctx.state_ref();
+        state.write().config_mut().options_mut().catalog.default_schema = schema.to_string();
+        Ok(())
     }
 
     /// Plans one SQL statement. The plan may hold `$1`-style parameters; bind them with

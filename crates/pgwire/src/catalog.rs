@@ -7,6 +7,8 @@
 
 use std::sync::Arc;
 
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, StringArray};
+use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::DataType;
 use datafusion::logical_expr::{ColumnarValue, ScalarUDF, Volatility, create_udf};
 use datafusion::prelude::SessionContext;
@@ -28,6 +30,9 @@ pub fn install(engine: Engine) -> zicht_engine::Result<Engine> {
         ctx.register_udf(null_text_udf("pg_get_serial_sequence", vec![DataType::Utf8, DataType::Utf8]));
         ctx.register_udf(null_text_udf("pg_get_viewdef", vec![DataType::Int64]));
         ctx.register_udf(to_regtype_udf());
+        for function in crate::privileges::functions() {
+            ctx.register_udf(function);
+        }
         Ok(())
     })
 }
@@ -112,4 +117,19 @@ fn builtin_type_oid(name: &str) -> Option<i32> {
         _ => return None,
     };
     Some(oid)
+}
+
+/// A function's argument as text, whatever type the client sent it as.
+pub(crate) fn text_argument(array: &ArrayRef) -> datafusion::error::Result<StringArray> {
+    let text = cast(array, &DataType::Utf8)?;
+    Ok(text.as_string::<i32>().clone())
+}
+
+/// A function's result: one value where every argument was one (so that it folds to a
+/// constant while planning), otherwise the array.
+pub(crate) fn function_result(args: &[ColumnarValue], array: ArrayRef) -> datafusion::error::Result<ColumnarValue> {
+    if args.iter().all(|a| matches!(a, ColumnarValue::Scalar(_))) && array.len() == 1 {
+        return Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(&array, 0)?));
+    }
+    Ok(ColumnarValue::Array(array))
 }

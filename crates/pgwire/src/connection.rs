@@ -1,7 +1,7 @@
 //! Per-connection state: the engine session, settings, cursors, and the handle a cancel request
 //! or a shutdown reaches. One connection's `SET` never touches another's.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
@@ -13,16 +13,22 @@ use tokio_util::sync::CancellationToken;
 use zicht_engine::Session;
 
 use crate::error::{WireError, WireResult};
+use crate::settings::Settings;
 
 /// The PostgreSQL version clients are told; the server speaks its protocol and catalog.
 pub const SERVER_VERSION: &str = "16.6";
 pub const SERVER_VERSION_NUM: &str = "160006";
+/// Where unqualified names resolve while `search_path` names no schema of the warehouse.
+const DEFAULT_SCHEMA: &str = "public";
 
 /// A connection after authentication.
 pub struct Connection {
     pub session: Session,
     pub control: Arc<QueryControl>,
-    settings: Mutex<Settings>,
+    /// Shared with the session's `current_setting()` and `set_config()`.
+    settings: Arc<Mutex<Settings>>,
+    /// The schema unqualified names resolve in, as last taken from `search_path`.
+    default_schema: Mutex<String>,
     cursors: Mutex<HashMap<String, Cursor>>,
 }
 
@@ -41,12 +47,35 @@ impl Connection {
         control: Arc<QueryControl>,
         default_timeout: Option<Duration>,
     ) -> Connection {
+        let mut settings = Settings::new(user, default_timeout);
+        settings.schemas = session.schema_names();
+        let settings = Arc::new(Mutex::new(settings));
+        for function in crate::settings::functions(&settings) {
+            session.register_function(function);
+        }
         Connection {
             session,
             control,
-            settings: Mutex::new(Settings::new(user, default_timeout)),
+            settings,
+            default_schema: Mutex::new(DEFAULT_SCHEMA.to_string()),
             cursors: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Before a statement is planned: unqualified names resolve in the first schema of
+    /// `search_path` that exists (`public` when none does), as `SET search_path` or
+    /// `set_config('search_path', ...)` last left it.
+    pub fn apply_search_path(&self) -> WireResult<()> {
+        let schema = {
+            let settings = self.settings.lock().expect("settings lock");
+            settings.search_path(&settings.schemas).into_iter().next().unwrap_or_else(|| DEFAULT_SCHEMA.into())
+        };
+        let mut current = self.default_schema.lock().expect("schema lock");
+        if *current != schema {
+            self.session.set_default_schema(&schema)?;
+            *current = schema;
+        }
+        Ok(())
     }
 
     pub fn statement_timeout(&self) -> Option<Duration> {
@@ -123,122 +152,6 @@ impl Connection {
     }
 }
 
-/// Connection settings as `SHOW` reports them. Unknown names may be set (client libraries set
-/// many PostgreSQL parameters at connect) and are then shown as set; a few are interpreted.
-struct Settings {
-    values: BTreeMap<String, String>,
-    defaults: BTreeMap<String, String>,
-    statement_timeout: Option<Duration>,
-    default_timeout: Option<Duration>,
-}
-
-impl Settings {
-    fn new(user: &str, default_timeout: Option<Duration>) -> Settings {
-        let timeout = show_timeout(default_timeout);
-        let defaults: BTreeMap<String, String> = [
-            ("server_version", SERVER_VERSION),
-            ("server_version_num", SERVER_VERSION_NUM),
-            ("server_encoding", "UTF8"),
-            ("client_encoding", "UTF8"),
-            ("datestyle", "ISO, MDY"),
-            ("intervalstyle", "postgres"),
-            ("timezone", "UTC"),
-            ("standard_conforming_strings", "on"),
-            ("integer_datetimes", "on"),
-            ("application_name", ""),
-            ("search_path", "public"),
-            ("transaction_isolation", "read committed"),
-            ("transaction isolation level", "read committed"),
-            ("default_transaction_isolation", "read committed"),
-            ("transaction_read_only", "on"),
-            ("default_transaction_read_only", "on"),
-            ("extra_float_digits", "1"),
-            ("max_identifier_length", "63"),
-            ("lc_collate", "C"),
-            ("lc_ctype", "C"),
-            ("lc_messages", "C"),
-            ("is_superuser", "off"),
-            ("client_min_messages", "notice"),
-            ("bytea_output", "hex"),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .chain([("session_authorization".to_string(), user.to_string()), ("statement_timeout".to_string(), timeout)])
-        .collect();
-        Settings { values: defaults.clone(), defaults, statement_timeout: default_timeout, default_timeout }
-    }
-
-    fn show(&self, name: &str) -> WireResult<String> {
-        let key = normalize(name);
-        self.values.get(&key).cloned().ok_or(WireError::UnknownSetting(key))
-    }
-
-    fn set(&mut self, name: &str, value: Option<&str>) -> WireResult<()> {
-        let key = normalize(name);
-        if !key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.') {
-            return Err(WireError::UnknownSetting(key));
-        }
-        const READ_ONLY: [&str; 5] =
-            ["server_version", "server_version_num", "server_encoding", "is_superuser", "session_authorization"];
-        if READ_ONLY.contains(&key.as_str()) {
-            return Err(WireError::InvalidSetting(key, value.unwrap_or("DEFAULT").to_string()));
-        }
-        if key == "statement_timeout" {
-            self.statement_timeout = match value {
-                None => self.default_timeout,
-                Some(text) => parse_timeout(text).ok_or_else(|| WireError::InvalidSetting(key.clone(), text.into()))?,
-            };
-            self.values.insert(key, show_timeout(self.statement_timeout));
-            return Ok(());
-        }
-        if key == "client_encoding"
-            && value.is_some_and(|v| !matches!(v.to_ascii_uppercase().as_str(), "UTF8" | "UTF-8" | "UNICODE"))
-        {
-            return Err(WireError::InvalidSetting(key, value.unwrap_or_default().into()));
-        }
-        match value {
-            Some(value) => self.values.insert(key, value.to_string()),
-            None => match self.defaults.get(&key) {
-                Some(default) => self.values.insert(key, default.clone()),
-                None => self.values.remove(&key),
-            },
-        };
-        Ok(())
-    }
-
-    fn reset_all(&mut self) {
-        self.values = self.defaults.clone();
-        self.statement_timeout = self.default_timeout;
-    }
-}
-
-/// A timeout as PostgreSQL shows it: in the largest unit that divides it (`500ms`, `5s`, `2min`).
-fn show_timeout(timeout: Option<Duration>) -> String {
-    let Some(millis) = timeout.map(|t| t.as_millis()).filter(|&m| m > 0) else { return "0".into() };
-    const UNITS: [(u128, &str); 4] = [(86_400_000, "d"), (3_600_000, "h"), (60_000, "min"), (1_000, "s")];
-    match UNITS.iter().find(|(size, _)| millis % size == 0) {
-        Some((size, unit)) => format!("{}{unit}", millis / size),
-        None => format!("{millis}ms"),
-    }
-}
-
-fn normalize(name: &str) -> String {
-    match name.to_ascii_lowercase().as_str() {
-        "time zone" | "time_zone" => "timezone".to_string(),
-        other => other.to_string(),
-    }
-}
-
-/// PostgreSQL's forms: a number of milliseconds, or a number with a unit (`5s`, `2min`, `1h`).
-fn parse_timeout(text: &str) -> Option<Option<Duration>> {
-    let text = text.trim();
-    let duration = match text.parse::<u64>() {
-        Ok(ms) => Duration::from_millis(ms),
-        Err(_) => humantime::parse_duration(&text.replace(' ', "")).ok()?,
-    };
-    Some((!duration.is_zero()).then_some(duration))
-}
-
 /// What a cancel request reaches: the current statement's token.
 #[derive(Default)]
 pub struct QueryControl {
@@ -305,34 +218,5 @@ impl ShutdownFlag {
 
     pub fn is_set(&self) -> bool {
         self.0.load(Ordering::SeqCst)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn settings_set_show_and_reset() {
-        let mut settings = Settings::new("analist", None);
-        assert_eq!(settings.show("DateStyle").unwrap(), "ISO, MDY");
-        settings.set("application_name", Some("psql")).unwrap();
-        assert_eq!(settings.show("application_name").unwrap(), "psql");
-        settings.set("statement_timeout", Some("5s")).unwrap();
-        assert_eq!(settings.statement_timeout, Some(Duration::from_secs(5)));
-        assert_eq!(settings.show("statement_timeout").unwrap(), "5s");
-        settings.set("statement_timeout", Some("90000")).unwrap();
-        assert_eq!(settings.show("statement_timeout").unwrap(), "90s");
-        settings.set("statement_timeout", Some("2min")).unwrap();
-        assert_eq!(settings.show("statement_timeout").unwrap(), "2min");
-        settings.set("statement_timeout", Some("250")).unwrap();
-        assert_eq!(settings.statement_timeout, Some(Duration::from_millis(250)));
-        assert!(settings.set("statement_timeout", Some("soon")).is_err());
-        assert!(settings.set("server_version", Some("9.6")).is_err());
-        assert!(settings.set("client_encoding", Some("LATIN1")).is_err());
-        settings.reset_all();
-        assert_eq!(settings.statement_timeout, None);
-        assert_eq!(settings.show("application_name").unwrap(), "");
-        assert!(matches!(settings.show("no_such_thing"), Err(WireError::UnknownSetting(_))));
     }
 }

@@ -439,6 +439,7 @@ fn audit_failure(connection: &Connection, statement: &str, error: &WireError) {
 /// Plans a query through the engine (which refuses changes), with PostgreSQL's column names.
 /// All of it on the planner stack: cloning and renaming recurse over the statement too.
 pub(crate) async fn plan_query(connection: &Arc<Connection>, statement: Statement) -> WireResult<LogicalPlan> {
+    connection.apply_search_path()?;
     let connection = Arc::clone(connection);
     on_planner_stack(async move {
         let plan = connection.session.plan_statement(statement.clone()).await?;

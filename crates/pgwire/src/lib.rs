@@ -32,9 +32,11 @@ mod execute;
 pub mod frames;
 mod handler;
 mod names;
+mod privileges;
 mod running;
 pub mod scram;
 mod server;
+mod settings;
 mod startup;
 
 pub use catalog::version_string;

@@ -87,6 +87,54 @@ async fn settings_belong_to_their_connection() {
     server.stop().await;
 }
 
+/// Settings read and written from SQL, as asyncpg, Grafana and Superset do; `search_path` decides
+/// where unqualified names resolve, per connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn settings_are_functions_too_and_search_path_is_honoured() {
+    let server = TestServer::start(|_| {}).await;
+    let a = server.connect().await.unwrap();
+    let b = server.connect().await.unwrap();
+    let text = |row: tokio_postgres::Row| row.get::<_, Option<String>>(0);
+    let version = a.query_one("SELECT current_setting('server_version_num')", &[]).await.unwrap();
+    assert_eq!(text(version).as_deref(), Some("160006"));
+    let missing = a.query_one("SELECT current_setting('no_such_setting', true)", &[]).await.unwrap();
+    assert_eq!(text(missing), None);
+    let error = a.query_one("SELECT current_setting('no_such_setting')", &[]).await.unwrap_err();
+    assert_eq!(error.code().map(|c| c.code()), Some("42704"), "{error:?}");
+    let set = a.query_one("SELECT set_config('application_name', 'grafana', false)", &[]).await.unwrap();
+    assert_eq!(text(set).as_deref(), Some("grafana"));
+    assert_eq!(show_value(&a, "application_name").await, "grafana");
+
+    a.batch_execute("SET search_path TO regio, public").await.unwrap();
+    let schema = a.query_one("SELECT current_schema()", &[]).await.unwrap();
+    assert_eq!(text(schema).as_deref(), Some("regio"));
+    let schemas: Vec<String> = a.query_one("SELECT current_schemas(true)", &[]).await.unwrap().get(0);
+    assert_eq!(schemas, ["pg_catalog", "regio", "public"]);
+    let gemeenten: i64 = a.query_one("SELECT count(*) FROM gemeente", &[]).await.unwrap().get(0);
+    assert!(gemeenten > 300, "{gemeenten}");
+    // The other connection still resolves in public, where there is no gemeente.
+    let schema = b.query_one("SELECT current_schema()", &[]).await.unwrap();
+    assert_eq!(text(schema).as_deref(), Some("public"));
+    let error = b.query_one("SELECT count(*) FROM gemeente", &[]).await.unwrap_err();
+    assert_eq!(error.code().map(|c| c.code()), Some("42P01"), "{error:?}");
+    // A read-only warehouse: reading is allowed, writing is not.
+    let privileges = a
+        .query_one(
+            "SELECT has_table_privilege('basis.persoon', 'SELECT'), has_table_privilege('basis.persoon', 'INSERT'), \
+             has_table_privilege(current_user, 'regio.gemeente', 'UPDATE, DELETE'), has_schema_privilege('basis', 'CREATE')",
+            &[],
+        )
+        .await
+        .unwrap();
+    let answers: Vec<bool> = (0..4).map(|i| privileges.get(i)).collect();
+    assert_eq!(answers, [true, false, false, false]);
+    // set_config reaches the next statement's names too.
+    b.query_one("SELECT set_config('search_path', 'basis', false)", &[]).await.unwrap();
+    let error = b.query_one("SELECT * FROM persoon", &[]).await.unwrap_err();
+    assert_eq!(error.code().map(|c| c.code()), Some("42501"), "row-level, so persoon was found: {error:?}");
+    server.stop().await;
+}
+
 async fn show_value(client: &Client, name: &str) -> String {
     let messages = client.simple_query(&format!("SHOW {name}")).await.unwrap();
     messages
