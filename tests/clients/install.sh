@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the real PostgreSQL clients the wire-server tests drive, on Debian 12, and only what is
 # missing: psql, a Java 17 JDK with Debian's pgjdbc, unixODBC with the psqlODBC driver, and a Python
-# venv (target/client-venv, git-ignored) with pinned psycopg 3, SQLAlchemy 2, pandas and pyodbc.
+# venv (target/client-venv, git-ignored) with pinned psycopg 3, asyncpg, SQLAlchemy 2, pandas and
+# pyodbc.
 # Safe to run again: a second run changes nothing and takes about a second.
 # Maven Central is not reachable here, so pgjdbc comes from Debian (libpostgresql-jdbc-java).
 set -euo pipefail
@@ -12,6 +13,7 @@ VENV=${ZICHT_CLIENT_VENV:-target/client-venv}
 # Pinned so a new client release cannot change what the tests see without a commit.
 PY_PACKAGES=(
     "psycopg[binary]==3.3.9"
+    "asyncpg==0.32.0"
     "SQLAlchemy==2.1.9"
     "pandas==3.1.1"
     "pyodbc==5.5.0"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Real-client tests of `zicht serve`: psql, psycopg 3, SQLAlchemy 2 + pandas, pgjdbc and psqlODBC
+# Real-client tests of `zicht serve`: psql, psycopg 3, asyncpg, SQLAlchemy 2 + pandas, pgjdbc and psqlODBC
 # (via pyodbc) against a running server. Install the clients first with tests/clients/install.sh.
 #
 #   tests/clients/run.sh [psql|psycopg|sqlalchemy|jdbc|odbc ...]     # default: all five
@@ -25,11 +25,11 @@ VENV=${ZICHT_CLIENT_VENV:-$ROOT/target/client-venv}
 LOGS=$ROOT/target/client-logs
 FIXTURES=$ROOT/crates/pgwire/tests/fixtures
 CLIENTS=("$@")
-[ ${#CLIENTS[@]} -gt 0 ] || CLIENTS=(psql psycopg sqlalchemy jdbc odbc)
+[ ${#CLIENTS[@]} -gt 0 ] || CLIENTS=(psql psycopg asyncpg sqlalchemy jdbc odbc)
 
 die() { echo "run.sh: $*" >&2; exit 2; }
 for client in "${CLIENTS[@]}"; do
-    case $client in psql | psycopg | sqlalchemy | jdbc | odbc) ;; *) die "unknown client $client" ;; esac
+    case $client in psql | psycopg | asyncpg | sqlalchemy | jdbc | odbc) ;; *) die "unknown client $client" ;; esac
 done
 [ -x "$BIN" ] || die "no server binary at $BIN (build it with cargo build -p zicht-cli, or set ZICHT_BIN)"
 for tool in psql javac java odbcinst; do
@@ -125,7 +125,7 @@ run_client() {
     local limit=(timeout -k 5 180)
     case $1 in
         psql) "${limit[@]}" bash "$HERE/client_psql.sh" ;;
-        psycopg | sqlalchemy | odbc) "${limit[@]}" "$VENV/bin/python" "$HERE/client_$1.py" ;;
+        psycopg | asyncpg | sqlalchemy | odbc) "${limit[@]}" "$VENV/bin/python" "$HERE/client_$1.py" ;;
         jdbc)
             javac -cp /usr/share/java/postgresql.jar -d "$WORK/java" "$HERE/JdbcClient.java" &&
                 "${limit[@]}" java -cp "$WORK/java:/usr/share/java/postgresql.jar" JdbcClient

@@ -92,11 +92,10 @@ impl EngineError {
             root if data_exception(root).is_some() => data_exception_error(root),
             root => {
                 let message = strip_datafusion_prefix(&root.to_string());
-                // `current_setting('x')` evaluated per row rather than folded while planning.
-                if message.starts_with("unrecognized configuration parameter") {
-                    return EngineError::Plan { sqlstate: "42704", message };
+                match SETTING_ERRORS.iter().find(|(start, _)| message.starts_with(start)) {
+                    Some((_, sqlstate)) => EngineError::Plan { sqlstate, message },
+                    None => EngineError::Execution(message),
                 }
-                EngineError::Execution(message)
             }
         }
     }
@@ -139,6 +138,14 @@ fn data_exception(root: &DataFusionError) -> Option<&'static str> {
         .find(|(needles, _)| needles.iter().any(|needle| message.contains(needle)))
         .map(|(_, sqlstate)| *sqlstate)
 }
+
+/// A front end's settings functions (`current_setting()`, `set_config()`) fail with PostgreSQL's
+/// messages; these are their codes, wherever the function is evaluated.
+const SETTING_ERRORS: &[(&str, &str)] = &[
+    ("unrecognized configuration parameter", "42704"),
+    ("permission denied to set parameter", "42501"),
+    ("invalid value for parameter", "22023"),
+];
 
 /// Fragments of DataFusion's messages for errors caused by a value, in order, with PostgreSQL's
 /// code for each.
@@ -222,6 +229,8 @@ const PLANNING_ERRORS: &[(&[&str], &str)] = &[
         "42P20",
     ),
     (&["is not defined!", "unrecognized configuration parameter"], "42704"),
+    (&["permission denied to set parameter"], "42501"),
+    (&["invalid value for parameter"], "22023"),
     (&["ambiguous reference"], "42702"),
     (
         &[

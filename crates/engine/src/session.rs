@@ -314,7 +314,6 @@ const WRITING_KEYWORDS: &[&str] = &[
     "REVOKE",
     "SECURITY",
     "TRUNCATE",
-    "UNLISTEN",
     "UPDATE",
     "VACUUM",
 ];

@@ -29,7 +29,9 @@ pub fn install(engine: Engine) -> zicht_engine::Result<Engine> {
         ctx.register_udf(empty_text_udf("pg_get_function_arguments"));
         ctx.register_udf(null_text_udf("pg_get_serial_sequence", vec![DataType::Utf8, DataType::Utf8]));
         ctx.register_udf(null_text_udf("pg_get_viewdef", vec![DataType::Int64]));
+        ctx.register_udf(null_text_udf("pg_advisory_unlock_all", vec![]));
         ctx.register_udf(to_regtype_udf());
+        ctx.register_udf(quote_literal_udf());
         for function in crate::privileges::functions() {
             ctx.register_udf(function);
         }
@@ -63,8 +65,10 @@ fn empty_text_udf(name: &str) -> ScalarUDF {
 }
 
 /// Functions whose honest answer here is NULL: no column is backed by a sequence
-/// (`pg_get_serial_sequence`, asked by SQLAlchemy's `get_columns`), and view texts are served by
-/// `information_schema.views` rather than rebuilt from an oid (`pg_get_viewdef`).
+/// (`pg_get_serial_sequence`, asked by SQLAlchemy's `get_columns`), view texts are served by
+/// `information_schema.views` rather than rebuilt from an oid (`pg_get_viewdef`), and no session
+/// ever holds an advisory lock (`pg_advisory_unlock_all()`, PostgreSQL's void, in asyncpg's reset
+/// of a pooled connection).
 fn null_text_udf(name: &str, arguments: Vec<DataType>) -> ScalarUDF {
     constant_udf(name, arguments, ScalarValue::Utf8(None))
 }
@@ -79,6 +83,29 @@ fn constant_udf(name: &str, arguments: Vec<DataType>, value: ScalarValue) -> Sca
         Volatility::Stable,
         Arc::new(move |_args: &[ColumnarValue]| Ok(ColumnarValue::Scalar(value.clone()))),
     )
+}
+
+/// `quote_literal(text)`: the text as an SQL string literal, as PostgreSQL writes it (quotes
+/// doubled; with backslashes, an `E'...'` literal with them doubled too). asyncpg builds
+/// `copy_from_query` with arguments from it.
+fn quote_literal_udf() -> ScalarUDF {
+    create_udf(
+        "quote_literal",
+        vec![DataType::Utf8],
+        DataType::Utf8,
+        Volatility::Immutable,
+        Arc::new(|args: &[ColumnarValue]| {
+            let arrays = ColumnarValue::values_to_arrays(args)?;
+            let texts = text_argument(&arrays[0])?;
+            let quoted: StringArray = texts.iter().map(|text| text.map(quote_literal)).collect();
+            function_result(args, Arc::new(quoted))
+        }),
+    )
+}
+
+fn quote_literal(text: &str) -> String {
+    let quoted = text.replace('\'', "''");
+    if text.contains('\\') { format!("E'{}'", quoted.replace('\\', "\\\\")) } else { format!("'{quoted}'") }
 }
 
 /// `to_regtype(name)`: the oid of a built-in type the warehouse serves, NULL for any other (psycopg
@@ -132,4 +159,14 @@ pub(crate) fn function_result(args: &[ColumnarValue], array: ArrayRef) -> datafu
         return Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(&array, 0)?));
     }
     Ok(ColumnarValue::Array(array))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn quote_literal_writes_what_postgresql_reads_back() {
+        assert_eq!(super::quote_literal("GM0014"), "'GM0014'");
+        assert_eq!(super::quote_literal("'s-Hertogenbosch"), "'''s-Hertogenbosch'");
+        assert_eq!(super::quote_literal(r"a\b"), r"E'a\\b'");
+    }
 }

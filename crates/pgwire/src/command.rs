@@ -179,6 +179,9 @@ fn classify(statement: Statement) -> WireResult<Command> {
                 "only COPY (query) TO STDOUT is allowed: the warehouse is read-only".into(),
             )));
         }
+        // LISTEN is refused, so no connection listens: UNLISTEN has nothing to undo. Connection
+        // pools reset with it (asyncpg: `CLOSE ALL; UNLISTEN *; RESET ALL`).
+        Statement::UNLISTEN { .. } => Command::Ignored("UNLISTEN"),
         // Prepared statements live in the protocol (Parse/Close); SQL-level PREPARE is not offered.
         Statement::Deallocate { .. } => Command::Deallocate,
         other => Command::Query(Box::new(other)),
@@ -379,6 +382,7 @@ mod tests {
         assert!(matches!(one("FETCH 100 FROM c"), Command::Fetch { count: FetchCount::Rows(100), .. }));
         assert!(matches!(one("FETCH ALL IN c"), Command::Fetch { count: FetchCount::All, .. }));
         assert!(matches!(one("FETCH NEXT FROM c"), Command::Fetch { count: FetchCount::Rows(1), .. }));
+        assert!(matches!(one("UNLISTEN *"), Command::Ignored("UNLISTEN")));
         assert!(matches!(one("CLOSE c"), Command::Close(Some(_))));
         assert!(matches!(one("CLOSE ALL"), Command::Close(None)));
         let copy = one("COPY (SELECT 1) TO STDOUT WITH (FORMAT csv, HEADER true)");

@@ -36,6 +36,9 @@ pub enum WireError {
     UnknownSetting(String),
     #[error("invalid value for parameter \"{0}\": \"{1}\"")]
     InvalidSetting(String, String),
+    /// A parameter PostgreSQL lets only a superuser set (`log_statement`): no user here is one.
+    #[error("permission denied to set parameter \"{0}\"")]
+    SuperuserSetting(String),
     #[error("{0}")]
     Unsupported(String),
     #[error("invalid parameter: {0}")]
@@ -64,6 +67,7 @@ impl WireError {
             WireError::UnknownStatement(_) => "26000",
             WireError::UnknownSetting(_) => "42704",
             WireError::InvalidSetting(..) => "22023",
+            WireError::SuperuserSetting(_) => "42501",
             WireError::Unsupported(_) => "0A000",
             WireError::Parameter(_) => "22P02",
             WireError::Protocol(_) | WireError::UnexpectedMessage(_) => "08P01",

@@ -91,6 +91,9 @@ impl Settings {
         if READ_ONLY.contains(&key.as_str()) {
             return Err(WireError::InvalidSetting(key, value.unwrap_or("DEFAULT").to_string()));
         }
+        if superuser_only(&key) {
+            return Err(WireError::SuperuserSetting(key));
+        }
         if key == "statement_timeout" {
             self.statement_timeout = match value {
                 None => self.default_timeout,
@@ -118,6 +121,24 @@ impl Settings {
         self.values = self.defaults.clone();
         self.statement_timeout = self.default_timeout;
     }
+}
+
+/// Parameters PostgreSQL lets only a superuser set (its `PGC_SUSET` ones that clients might try):
+/// logging, tracking, debugging and a few that change how the server works for everyone.
+fn superuser_only(key: &str) -> bool {
+    const SUPERUSER: [&str; 10] = [
+        "lc_messages",
+        "session_preload_libraries",
+        "session_replication_role",
+        "deadlock_timeout",
+        "temp_file_limit",
+        "commit_delay",
+        "max_stack_depth",
+        "zero_damaged_pages",
+        "ignore_checksum_failure",
+        "compute_query_id",
+    ];
+    ["log_", "debug_", "track_"].iter().any(|prefix| key.starts_with(prefix)) || SUPERUSER.contains(&key)
 }
 
 /// A timeout as PostgreSQL shows it: in the largest unit that divides it (`500ms`, `5s`, `2min`).
@@ -334,6 +355,7 @@ mod tests {
         assert!(settings.set("statement_timeout", Some("soon")).is_err());
         assert!(settings.set("server_version", Some("9.6")).is_err());
         assert!(settings.set("client_encoding", Some("LATIN1")).is_err());
+        assert!(matches!(settings.set("log_statement", Some("none")), Err(WireError::SuperuserSetting(_))));
         settings.reset_all();
         assert_eq!(settings.statement_timeout, None);
         assert_eq!(settings.show("application_name").unwrap(), "");
