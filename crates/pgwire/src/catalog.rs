@@ -25,6 +25,7 @@ pub fn install(engine: Engine) -> zicht_engine::Result<Engine> {
         ctx.register_udf(version_udf());
         ctx.register_udf(always_visible_udf("pg_function_is_visible"));
         ctx.register_udf(always_visible_udf("pg_type_is_visible"));
+        ctx.register_udf(always_visible_udf("pg_collation_is_visible"));
         ctx.register_udf(empty_text_udf("pg_get_function_result"));
         ctx.register_udf(empty_text_udf("pg_get_function_arguments"));
         ctx.register_udf(null_text_udf("pg_get_serial_sequence", vec![DataType::Utf8, DataType::Utf8]));
@@ -32,6 +33,7 @@ pub fn install(engine: Engine) -> zicht_engine::Result<Engine> {
         ctx.register_udf(null_text_udf("pg_advisory_unlock_all", vec![]));
         ctx.register_udf(to_regtype_udf());
         ctx.register_udf(quote_literal_udf());
+        ctx.register_udf(crate::json_build_object::json_build_object_udf());
         for function in crate::privileges::functions() {
             ctx.register_udf(function);
         }
@@ -52,7 +54,7 @@ fn version_udf() -> ScalarUDF {
     constant_udf("version", vec![], ScalarValue::Utf8(Some(version_string())))
 }
 
-/// psql's `\df` and `\dT` filter with these; every object of this database is on the search path
+/// psql's `\df` and `\dT` (and SQLAlchemy's `get_columns`, for collations) filter with these; every object of this database is on the search path
 /// or qualified, so the answer is always true.
 fn always_visible_udf(name: &str) -> ScalarUDF {
     constant_udf(name, vec![DataType::Int64], ScalarValue::Boolean(Some(true)))

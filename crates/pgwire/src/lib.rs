@@ -31,6 +31,7 @@ pub mod error;
 mod execute;
 pub mod frames;
 mod handler;
+mod json_build_object;
 mod names;
 mod privileges;
 mod running;
