@@ -178,14 +178,39 @@ const DATA_EXCEPTIONS: &[(&[&str], &str)] = &[
 /// A cast that failed because the value is too large (22003), is not a date (22007) or is not a
 /// number at all (22P02).
 fn cast_sqlstate(message: &str) -> &'static str {
+    let integer_out_of_range = integer_out_of_range(message);
     let message = message.to_ascii_lowercase();
-    if message.contains("overflow") || message.contains("out of range") || message.contains("too large") {
+    if message.contains("overflow")
+        || message.contains("out of range")
+        || message.contains("too large")
+        || integer_out_of_range
+    {
         "22003"
     } else if message.contains("date") || message.contains("timestamp") || message.contains("time") {
         "22007"
     } else {
         "22P02"
     }
+}
+
+/// Arrow's words for a number that does not fit an integer type: "Can't cast value 99999999999 to
+/// type Int32" (any number, infinity and NaN included: PostgreSQL's "integer out of range") and
+/// "Cannot cast string '99999999999' to value of Int32 type" (a whole number, only too large; a
+/// string that is not one is 22P02).
+fn integer_out_of_range(message: &str) -> bool {
+    let integer = |target: &str| target.starts_with("Int") || target.starts_with("UInt");
+    if let Some((_, target)) =
+        message.split_once("Can't cast value ").and_then(|(_, rest)| rest.split_once(" to type "))
+    {
+        return integer(target.trim());
+    }
+    if let Some((value, target)) =
+        message.split_once("Cannot cast string '").and_then(|(_, rest)| rest.split_once("' to value of "))
+    {
+        let digits = value.trim().trim_start_matches(['+', '-']);
+        return integer(target) && !digits.is_empty() && digits.chars().all(|c| c.is_ascii_digit());
+    }
+    false
 }
 
 /// Maps DataFusion's planning messages to the SQLSTATE a PostgreSQL client expects.
@@ -299,8 +324,13 @@ mod tests {
         let arrow = |e: ArrowError| DataFusionError::ArrowError(Box::new(e), None);
         assert_eq!(EngineError::from_execution(arrow(ArrowError::DivideByZero), false).sqlstate(), "22012");
         assert_eq!(EngineError::from_planning(arrow(ArrowError::DivideByZero)).sqlstate(), "22012");
-        let cast = arrow(ArrowError::CastError("Cannot cast string 'abc' to value of Int32 type".into()));
-        assert_eq!(EngineError::from_execution(cast, false).sqlstate(), "22P02");
+        let cast = |m: &str| EngineError::from_execution(arrow(ArrowError::CastError(m.into())), false).sqlstate();
+        assert_eq!(cast("Cannot cast string 'abc' to value of Int32 type"), "22P02");
+        assert_eq!(cast("Cannot cast string '1.5' to value of Int32 type"), "22P02");
+        assert_eq!(cast("Cannot cast string '-99999999999' to value of Int32 type"), "22003");
+        assert_eq!(cast("Can't cast value 32768 to type Int16"), "22003");
+        assert_eq!(cast("Can't cast value NaN to type Int64"), "22003");
+        assert_eq!(cast("Cannot cast string '2024-02-30' to value of Date32 type"), "22007");
         let overflow = arrow(ArrowError::ArithmeticOverflow("Overflow happened on: 9223372036854775807 + 1".into()));
         assert_eq!(EngineError::from_execution(overflow, false).sqlstate(), "22003");
         let date = DataFusionError::Execution("Unable to parse date from 2024, 2, 30".into());
