@@ -34,6 +34,7 @@ pub fn install(engine: Engine) -> zicht_engine::Result<Engine> {
         ctx.register_udf(to_regtype_udf());
         ctx.register_udf(quote_literal_udf());
         ctx.register_udf(crate::json_build_object::json_build_object_udf());
+        ctx.register_udf(crate::format::format_udf());
         for function in crate::privileges::functions() {
             ctx.register_udf(function);
         }
@@ -105,7 +106,7 @@ fn quote_literal_udf() -> ScalarUDF {
     )
 }
 
-fn quote_literal(text: &str) -> String {
+pub(crate) fn quote_literal(text: &str) -> String {
     let quoted = text.replace('\'', "''");
     if text.contains('\\') { format!("E'{}'", quoted.replace('\\', "\\\\")) } else { format!("'{quoted}'") }
 }

@@ -29,6 +29,7 @@ mod conversation;
 mod copy;
 pub mod error;
 mod execute;
+mod format;
 pub mod frames;
 mod handler;
 mod json_build_object;

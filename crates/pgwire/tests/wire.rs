@@ -65,11 +65,14 @@ async fn simple_and_extended_queries_return_typed_results() {
     assert!(probe.columns().iter().any(|c| c.name() == "persoon_id"), "{:?}", probe.columns());
     assert!(client.query(&probe, &[]).await.unwrap().is_empty());
 
-    // What SQLAlchemy's and Superset's reflection builds, and how asyncpg quotes COPY arguments.
+    // What SQLAlchemy's and Superset's reflection builds, how asyncpg quotes COPY arguments, and
+    // how Metabase writes qualified names.
     let built = "SELECT json_build_object('a', 1, 'b', 'x', 'c', NULL, 'd', true), quote_literal('''s-Hertogenbosch')";
     let row = client.query_one(built, &[]).await.unwrap();
     assert_eq!(row.get::<_, &str>(0), r#"{"a" : 1, "b" : "x", "c" : null, "d" : true}"#);
     assert_eq!(row.get::<_, &str>(1), "'''s-Hertogenbosch'");
+    let named = client.query_one("SELECT format('%I.%I = %L', 'basis', 'Persoon', 'x')", &[]).await.unwrap();
+    assert_eq!(named.get::<_, &str>(0), r#"basis."Persoon" = 'x'"#);
 
     // Several statements in one simple query.
     let messages = client.simple_query("SELECT 1; SELECT 2, 3").await.unwrap();
