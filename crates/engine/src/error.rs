@@ -76,7 +76,8 @@ impl EngineError {
             root if data_exception(root).is_some() => data_exception_error(root),
             root => {
                 let message = strip_datafusion_prefix(&root.to_string());
-                EngineError::Plan { sqlstate: planning_sqlstate(&message), message }
+                let sqlstate = setting_sqlstate(&message).unwrap_or_else(|| planning_sqlstate(&message));
+                EngineError::Plan { sqlstate, message }
             }
         }
     }
@@ -92,8 +93,8 @@ impl EngineError {
             root if data_exception(root).is_some() => data_exception_error(root),
             root => {
                 let message = strip_datafusion_prefix(&root.to_string());
-                match SETTING_ERRORS.iter().find(|(start, _)| message.starts_with(start)) {
-                    Some((_, sqlstate)) => EngineError::Plan { sqlstate, message },
+                match setting_sqlstate(&message) {
+                    Some(sqlstate) => EngineError::Plan { sqlstate, message },
                     None => EngineError::Execution(message),
                 }
             }
@@ -146,6 +147,10 @@ const SETTING_ERRORS: &[(&str, &str)] = &[
     ("permission denied to set parameter", "42501"),
     ("invalid value for parameter", "22023"),
 ];
+
+fn setting_sqlstate(message: &str) -> Option<&'static str> {
+    SETTING_ERRORS.iter().find(|(start, _)| message.starts_with(start)).map(|(_, sqlstate)| *sqlstate)
+}
 
 /// Fragments of DataFusion's messages for errors caused by a value, in order, with PostgreSQL's
 /// code for each.
@@ -253,9 +258,7 @@ const PLANNING_ERRORS: &[(&[&str], &str)] = &[
         ],
         "42P20",
     ),
-    (&["is not defined!", "unrecognized configuration parameter"], "42704"),
-    (&["permission denied to set parameter"], "42501"),
-    (&["invalid value for parameter"], "22023"),
+    (&["is not defined!"], "42704"),
     (&["ambiguous reference"], "42702"),
     (
         &[

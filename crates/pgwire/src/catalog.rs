@@ -55,8 +55,8 @@ fn version_udf() -> ScalarUDF {
     constant_udf("version", vec![], ScalarValue::Utf8(Some(version_string())))
 }
 
-/// psql's `\df` and `\dT` (and SQLAlchemy's `get_columns`, for collations) filter with these; every object of this database is on the search path
-/// or qualified, so the answer is always true.
+/// psql's `\df` and `\dT` (and SQLAlchemy's `get_columns`, for collations) filter with these;
+/// every object of this database is on the search path or qualified, so the answer is always true.
 fn always_visible_udf(name: &str) -> ScalarUDF {
     constant_udf(name, vec![DataType::Int64], ScalarValue::Boolean(Some(true)))
 }

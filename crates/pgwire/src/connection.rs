@@ -66,10 +66,8 @@ impl Connection {
     /// `search_path` that exists (`public` when none does), as `SET search_path` or
     /// `set_config('search_path', ...)` last left it.
     pub fn apply_search_path(&self) -> WireResult<()> {
-        let schema = {
-            let settings = self.settings.lock().expect("settings lock");
-            settings.search_path(&settings.schemas).into_iter().next().unwrap_or_else(|| DEFAULT_SCHEMA.into())
-        };
+        let first = self.settings.lock().expect("settings lock").search_path().into_iter().next();
+        let schema = first.unwrap_or_else(|| DEFAULT_SCHEMA.into());
         let mut current = self.default_schema.lock().expect("schema lock");
         if *current != schema {
             self.session.set_default_schema(&schema)?;

@@ -9,7 +9,7 @@ use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use datafusion::arrow::array::{Array, ArrayRef, ListBuilder, StringArray, StringBuilder};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, ListBuilder, StringArray, StringBuilder};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Field};
 use datafusion::common::exec_err;
@@ -121,6 +121,16 @@ impl Settings {
         self.values = self.defaults.clone();
         self.statement_timeout = self.default_timeout;
     }
+
+    /// The schemas of `search_path` that exist, in its order (`"$user"` and quotes dropped, as
+    /// PostgreSQL skips a schema that does not exist).
+    pub(crate) fn search_path(&self) -> Vec<String> {
+        let path = self.values.get("search_path").map(String::as_str).unwrap_or_default();
+        path.split(',')
+            .map(|name| name.trim().trim_matches('"').trim_matches('\'').to_string())
+            .filter(|name| !name.is_empty() && self.schemas.contains(name))
+            .collect()
+    }
 }
 
 /// Parameters PostgreSQL lets only a superuser set (its `PGC_SUSET` ones that clients might try):
@@ -166,18 +176,6 @@ fn parse_timeout(text: &str) -> Option<Option<Duration>> {
         Err(_) => humantime::parse_duration(&text.replace(' ', "")).ok()?,
     };
     Some((!duration.is_zero()).then_some(duration))
-}
-
-impl Settings {
-    /// The schemas of `search_path` that exist, in its order (`"$user"` and quotes dropped, as
-    /// PostgreSQL skips a schema that does not exist).
-    pub(crate) fn search_path(&self, existing: &[String]) -> Vec<String> {
-        let path = self.values.get("search_path").map(String::as_str).unwrap_or_default();
-        path.split(',')
-            .map(|name| name.trim().trim_matches('"').trim_matches('\'').to_string())
-            .filter(|name| !name.is_empty() && existing.contains(name))
-            .collect()
-    }
 }
 
 /// The SQL functions over a connection's settings, to register in its session.
@@ -258,13 +256,12 @@ impl SettingFunction {
             };
             out.append_option(value);
         }
-        Ok(std::sync::Arc::new(out.finish()))
+        Ok(Arc::new(out.finish()))
     }
 
     fn schemas(&self, include_implicit: bool) -> Vec<String> {
-        let settings = self.settings();
         let implicit = include_implicit.then(|| "pg_catalog".to_string());
-        implicit.into_iter().chain(settings.search_path(&settings.schemas)).collect()
+        implicit.into_iter().chain(self.settings().search_path()).collect()
     }
 }
 
@@ -314,9 +311,9 @@ impl ScalarUDFImpl for SettingFunction {
             }
             Function::CurrentSchemas => {
                 let flags = cast(&arrays[0], &DataType::Boolean)?;
-                let flags = flags.as_any().downcast_ref::<datafusion::arrow::array::BooleanArray>().expect("boolean");
+                let flags = flags.as_boolean();
                 let mut lists = ListBuilder::new(StringBuilder::new());
-                for row in 0..rows.max(1).min(flags.len()) {
+                for row in 0..flags.len() {
                     if flags.is_null(row) {
                         lists.append_null();
                         continue;
@@ -365,11 +362,11 @@ mod tests {
     #[test]
     fn search_path_keeps_the_schemas_that_exist_in_its_order() {
         let mut settings = Settings::new("analist", None);
-        let existing: Vec<String> = ["public", "regio", "basis"].map(String::from).to_vec();
-        assert_eq!(settings.search_path(&existing), ["public"]);
+        settings.schemas = ["public", "regio", "basis"].map(String::from).to_vec();
+        assert_eq!(settings.search_path(), ["public"]);
         settings.set("search_path", Some("\"$user\", 'basis', nergens,regio")).unwrap();
-        assert_eq!(settings.search_path(&existing), ["basis", "regio"]);
+        assert_eq!(settings.search_path(), ["basis", "regio"]);
         settings.set("search_path", Some("nergens")).unwrap();
-        assert!(settings.search_path(&existing).is_empty());
+        assert!(settings.search_path().is_empty());
     }
 }

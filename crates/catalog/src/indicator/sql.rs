@@ -1,6 +1,6 @@
 //! The SELECT of an indicator: regional aggregates, the national reference, the scores.
 
-use super::{Indicator, Level, Part, Score};
+use super::{Indicator, Level, Part, Reference, Score};
 
 /// An output column after the region's and the keys': what computes it and its name.
 #[derive(Debug, Clone)]
@@ -112,8 +112,7 @@ impl Indicator {
 
     /// The noemer's measure over its rows that pass `filter`.
     fn over_filtered_rows(&self, filter: &str) -> String {
-        let noemer_measure = self.noemer.measure.as_deref().unwrap_or_default().trim();
-        format!("{noemer_measure} FILTER (WHERE {})", filter.trim())
+        filtered(self.noemer.measure.as_deref().unwrap_or_default(), filter)
     }
 
     /// Teller and noemer from one aggregate over the noemer's rows.
@@ -135,21 +134,30 @@ impl Indicator {
             nl_measures.extend(extras);
             return (parts, noemer.national(keys, &nl_measures));
         };
-        // NL's reference (and the profiles') in its own population; the noemer's own NL beside it.
+        (parts, self.national_in_reference(reference, noemer, keys, teller, &national_extras))
+    }
+
+    /// NL with a reference population: the score's NL (and the profiles') counted in the
+    /// reference, the noemer's own NL beside it as `nl_eigen_*`.
+    fn national_in_reference(
+        &self,
+        reference: &Reference,
+        noemer: &Source,
+        keys: &[Key],
+        teller: &str,
+        extras: &[(String, String)],
+    ) -> String {
         let own = [(teller, "nl_eigen_teller"), (noemer.measure.as_str(), "nl_eigen_noemer")];
         let own = indent(&noemer.national(keys, &own), 8);
-        let filter = self.teller.filter.as_deref().unwrap_or_default().trim();
-        let reference_teller = format!("{} FILTER (WHERE {filter})", reference.measure.trim());
-        let mut reference_measures =
-            vec![(reference_teller.as_str(), "nl_teller"), (reference.measure.trim(), "nl_noemer")];
-        reference_measures.extend(extras);
+        let reference_teller = filtered(&reference.measure, self.teller.filter.as_deref().unwrap_or_default());
+        let mut measures = vec![(reference_teller.as_str(), "nl_teller"), (reference.measure.trim(), "nl_noemer")];
+        measures.extend(extras.iter().map(|(expr, name)| (expr.as_str(), name.as_str())));
         let condition = reference.condition.as_deref().map(str::trim);
-        let population = indent(&national(reference.from.trim(), condition, &[], &reference_measures), 8);
-        let extra_columns: String = national_extras.iter().map(|(_, name)| format!(", r.{name}")).collect();
-        let nl = format!(
+        let population = indent(&national(reference.from.trim(), condition, &[], &measures), 8);
+        let extra_columns: String = extras.iter().map(|(_, name)| format!(", r.{name}")).collect();
+        format!(
             "  SELECT k.nl_eigen_teller, k.nl_eigen_noemer, r.nl_teller, r.nl_noemer{extra_columns}\n  FROM (\n{own}\n  ) k\n  CROSS JOIN (\n{population}\n  ) r"
-        );
-        (parts, nl)
+        )
     }
 
     /// Teller and noemer as two aggregates, each over its own tables.
@@ -524,7 +532,7 @@ impl<'a> Source<'a> {
             "  SELECT {}\n  FROM {}{joins}{}\n  GROUP BY {}",
             select.join(",\n         "),
             self.from.replace('\n', "\n  "),
-            self.where_clause(),
+            where_clause(self.condition),
             group_by.join(", ")
         )
     }
@@ -532,10 +540,6 @@ impl<'a> Source<'a> {
     /// The same aggregate over all of NL: no joins that only place rows, grouped by the keys.
     fn national(&self, keys: &[Key], measures: &[(&str, &str)]) -> String {
         national(self.from, self.condition, keys, measures)
-    }
-
-    fn where_clause(&self) -> String {
-        where_clause(self.condition)
     }
 }
 
@@ -555,6 +559,11 @@ fn national(from: &str, condition: Option<&str>, keys: &[Key], measures: &[(&str
 
 fn where_clause(condition: Option<&str>) -> String {
     condition.map(|c| format!("\n  WHERE {c}")).unwrap_or_default()
+}
+
+/// `measure` over the rows that pass `filter`: `count(*) FILTER (WHERE j.geen_inkomen)`.
+fn filtered(measure: &str, filter: &str) -> String {
+    format!("{} FILTER (WHERE {})", measure.trim(), filter.trim())
 }
 
 /// `, q.a, q.b` for the names of `keys` with the qualifier `q.` (or none): the tail of a list.
