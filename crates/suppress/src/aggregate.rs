@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, BooleanArray, Float64Array, Int64Array, StructArray};
+use datafusion::arrow::buffer::BooleanBuffer;
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Fields, Float64Type, Int64Type};
 use datafusion::common::{ScalarValue, internal_err};
 use datafusion::error::Result;
@@ -197,9 +198,10 @@ impl AggregateUDFImpl for ProtectAggregate {
     }
 }
 
-/// The input columns of one batch: per measure a value and an inclusion flag, then unit ids.
+/// The input columns of one batch: per measure its values and which rows it includes, then unit
+/// ids.
 struct Inputs<'a> {
-    values: Vec<(&'a Float64Array, &'a BooleanArray)>,
+    values: Vec<(&'a [f64], BooleanBuffer)>,
     ids: Vec<&'a Int64Array>,
 }
 
@@ -209,7 +211,13 @@ impl<'a> Inputs<'a> {
             return internal_err!("protect: {} arguments for {measures} measures", arrays.len());
         }
         let (pairs, ids) = arrays.split_at(2 * measures);
-        let values = pairs.chunks(2).map(|p| (p[0].as_primitive::<Float64Type>(), p[1].as_boolean())).collect();
+        let values = pairs
+            .chunks(2)
+            .map(|pair| {
+                let value = pair[0].as_primitive::<Float64Type>();
+                (value.values().as_ref(), included(value, pair[1].as_boolean()))
+            })
+            .collect();
         Ok(Inputs { values, ids: ids.iter().map(|a| a.as_primitive::<Int64Type>()).collect() })
     }
 
@@ -217,17 +225,26 @@ impl<'a> Inputs<'a> {
         self.ids.first().map_or_else(|| self.values.first().map_or(0, |v| v.0.len()), |a| a.len())
     }
 
-    /// Row `row` into `values` and `ids`: a measure's value when the row is included in it (a NULL
-    /// value or a false flag excludes it), each unit column's id when not NULL.
+    /// Row `row` into `values` and `ids`: a measure's value when the row is included in it, each
+    /// unit column's id when not NULL.
     fn read(&self, row: usize, values: &mut [Option<f64>], ids: &mut [Option<i64>]) {
-        for (slot, (value, include)) in values.iter_mut().zip(&self.values) {
-            let included = include.is_valid(row) && include.value(row) && value.is_valid(row);
-            *slot = included.then(|| value.value(row));
+        for (slot, (value, included)) in values.iter_mut().zip(&self.values) {
+            *slot = included.value(row).then(|| value[row]);
         }
         for (slot, column) in ids.iter_mut().zip(&self.ids) {
             *slot = column.is_valid(row).then(|| column.value(row));
         }
     }
+}
+
+/// The rows a measure includes, for a whole batch at once: a NULL value or a flag that is false
+/// or NULL excludes the row.
+fn included(value: &Float64Array, flag: &BooleanArray) -> BooleanBuffer {
+    let mut included = flag.values().clone();
+    for validity in [flag.nulls(), value.nulls()].into_iter().flatten() {
+        included = &included & validity.inner();
+    }
+    included
 }
 
 /// Whether an aggregate's FILTER clause keeps the row (no clause keeps every row).

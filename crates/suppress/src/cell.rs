@@ -259,6 +259,14 @@ impl Cell {
         }
     }
 
+    /// Makes room in column `column` for `units` more units (from a partial state), at once
+    /// instead of doubling as they arrive.
+    pub fn reserve_tallies(&mut self, column: usize, units: usize) {
+        if let Column::Tallied(tallies) = &mut self.columns[column] {
+            tallies.reserve(units);
+        }
+    }
+
     /// Folds the tallied columns to one entry per unit: the smallest partial state.
     pub fn fold(&mut self) {
         for column in &mut self.columns {

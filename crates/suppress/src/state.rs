@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, BooleanArray, Float64Array, ListArray, PrimitiveArray, UInt32Array, UInt64Array,
+    Array, ArrayRef, AsArray, BooleanArray, Float64Array, ListArray, PrimitiveArray, UInt64Array,
 };
 use datafusion::arrow::buffer::OffsetBuffer;
 use datafusion::arrow::datatypes::{
@@ -198,13 +198,20 @@ impl<'a> PartialStates<'a> {
             } else {
                 let ids = next().as_list::<i32>().value(row);
                 let ids = ids.as_primitive::<Int64Type>();
-                let mut per_measure: Vec<(Vec<f64>, Vec<u32>)> = Vec::with_capacity(shape.measures());
-                for _ in 0..shape.measures() {
-                    let contributions = f64_list(next());
-                    let rows = next().as_list::<i32>().value(row);
-                    let rows: &UInt32Array = rows.as_primitive::<UInt32Type>();
-                    per_measure.push((contributions, rows.values().to_vec()));
-                }
+                // Per measure the unit's contributions and rows, read in place.
+                let lists: Vec<(ArrayRef, ArrayRef)> = (0..shape.measures())
+                    .map(|_| (next().as_list::<i32>().value(row), next().as_list::<i32>().value(row)))
+                    .collect();
+                let per_measure: Vec<(&[f64], &[u32])> = lists
+                    .iter()
+                    .map(|(c, r)| {
+                        (
+                            c.as_primitive::<Float64Type>().values().as_ref(),
+                            r.as_primitive::<UInt32Type>().values().as_ref(),
+                        )
+                    })
+                    .collect();
+                cell.reserve_tallies(c, ids.len());
                 for (i, id) in ids.values().iter().enumerate() {
                     let tallies = per_measure.iter().map(|(c, r)| Tally { contribution: c[i], rows: r[i] });
                     cell.merge_tally(c, *id, tallies);

@@ -59,6 +59,12 @@ impl Tallies {
         }
     }
 
+    /// Makes room for `units` more entries.
+    pub fn reserve(&mut self, units: usize) {
+        self.ids.reserve(units);
+        self.tallies.reserve(units * self.measures);
+    }
+
     /// The entry a row of unit `id` adds to: the last one when it is the same unit, else a new one.
     fn entry(&mut self, id: i64) -> usize {
         if self.ids.last() == Some(&id) {
