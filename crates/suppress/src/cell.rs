@@ -27,6 +27,14 @@ pub(crate) struct Tally {
     pub rows: u32,
 }
 
+impl Tally {
+    /// Adds what another part of the same unit's rows tallied.
+    pub fn add(&mut self, other: &Tally) {
+        self.contribution += other.contribution;
+        self.rows += other.rows;
+    }
+}
+
 /// Running summaries of one measure over a column with one row per unit (every row a unit).
 #[derive(Debug, Clone)]
 pub(crate) struct Streamed {

@@ -54,8 +54,7 @@ impl Tallies {
     pub fn add_tallies(&mut self, id: i64, tallies: impl Iterator<Item = Tally>) {
         let entry = self.entry(id);
         for (mine, theirs) in self.tallies[entry * self.measures..].iter_mut().zip(tallies) {
-            mine.contribution += theirs.contribution;
-            mine.rows += theirs.rows;
+            mine.add(&theirs);
         }
     }
 
@@ -115,23 +114,19 @@ impl Tallies {
         let measures = self.measures;
         let mut ids = Vec::with_capacity(self.folded + order.len());
         let mut tallies: Vec<Tally> = Vec::with_capacity((self.folded + order.len()) * measures);
-        let prefix = (0..self.folded).map(|at| (self.ids[at], at as u32));
-        let mut prefix = prefix.peekable();
+        let mut prefix = (0..self.folded).map(|at| (self.ids[at], at as u32)).peekable();
         let mut appended = order.iter().copied().peekable();
-        loop {
-            let next = match (prefix.peek(), appended.peek()) {
-                (Some(&(a, _)), Some(&(b, _))) if a <= b => prefix.next(),
-                (Some(_), Some(_)) | (None, Some(_)) => appended.next(),
-                (Some(_), None) => prefix.next(),
-                (None, None) => break,
-            };
-            let Some((id, at)) = next else { break };
+        // The folded entry of a unit first; an appended one only when its unit comes earlier.
+        while let Some((id, at)) = match (prefix.peek(), appended.peek()) {
+            (Some(&(folded, _)), Some(&(new, _))) if new < folded => appended.next(),
+            (Some(_), _) => prefix.next(),
+            (None, _) => appended.next(),
+        } {
             let from = &self.tallies[at as usize * measures..(at as usize + 1) * measures];
             if ids.last() == Some(&id) {
                 let start = tallies.len() - measures;
                 for (mine, theirs) in tallies[start..].iter_mut().zip(from) {
-                    mine.contribution += theirs.contribution;
-                    mine.rows += theirs.rows;
+                    mine.add(theirs);
                 }
             } else {
                 ids.push(id);
