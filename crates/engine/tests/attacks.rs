@@ -477,6 +477,9 @@ async fn explain_shows_protection_but_not_statistics() {
         let text = format!("{:?}", run(&w.protected, level, sql).await.unwrap());
         assert!(text.contains("zicht_protect("), "{text}");
         assert!(text.contains("ProtectedScanExec"), "{text}");
+        // The count and the hidden cell flag read one input (value 1, every row included).
+        assert!(text.contains("zicht_protect(1, true, "), "{text}");
+        assert!(!text.contains("zicht_protect(1, true, 1, true"), "{text}");
         run(&w.protected, level, "EXPLAIN ANALYZE SELECT count(*) FROM regio.buurt").await.unwrap();
         // The statistics display cannot be switched on in a session.
         let set = run(&w.protected, level, "SET datafusion.explain.show_statistics = true").await.unwrap_err();

@@ -36,8 +36,10 @@ fn context(runtime: &tokio::runtime::Runtime) -> SessionContext {
     };
     let ctx = SessionContext::new();
     let keyer = CellKeyer::new(b"benchmark secret");
-    let measures =
-        vec![MeasureSpec::plain(Measure::Count, DataType::Int64), MeasureSpec::plain(Measure::Sum, DataType::Float64)];
+    let measures = vec![
+        MeasureSpec::plain(Measure::Count, 0, DataType::Int64),
+        MeasureSpec::plain(Measure::Sum, 1, DataType::Float64),
+    ];
     let aggregate =
         ProtectAggregate::new(measures, vec![EntityType::Persoon], vec![false], SuppressionParams::default(), keyer);
     ctx.register_udaf(AggregateUDF::new_from_impl(aggregate));

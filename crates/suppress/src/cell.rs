@@ -1,14 +1,16 @@
 //! What a protecting aggregation knows about one cell (one group), for all of its measures at once.
 //!
-//! Per unit column it keeps what the rules need to judge each measure:
+//! A cell keeps its data per input (a value and an inclusion flag; measures with the same
+//! arguments share one, see [`crate::aggregate::MeasureSpec::input`]). Per unit column it keeps
+//! what the rules need to judge each measure:
 //!
 //! - for a column that holds one row per unit (the table's key, with no join that repeats rows:
-//!   `basis.persoon.persoon_id`), running summaries only: counts, the sum of unit keys, the largest
-//!   contributions. Constant memory, no hash map.
+//!   `basis.persoon.persoon_id`), running summaries per input only: counts, the sum of unit keys,
+//!   the largest contributions. Constant memory, no hash map.
 //! - for any other unit column (households, the persons of an event table), a tally per unit and
-//!   measure ([`Tallies`]), shared by all measures.
+//!   input ([`Tallies`]), shared by all measures.
 //!
-//! Per measure it keeps the totals over included rows, and for quantiles the values themselves.
+//! Per input it keeps the totals over included rows, and for quantiles the values themselves.
 //! [`Cell::summary`] reduces a unit column to the [`ColumnSummary`] that `judge` works on.
 
 use zicht_catalog::EntityType;
@@ -20,7 +22,7 @@ use crate::tallies::Tallies;
 /// the mean of the five largest; dominance needs the top n (the catalog's `dominance_n`).
 pub(crate) const SCALE_CONTRIBUTORS: usize = 5;
 
-/// What one unit contributed to one measure of a cell.
+/// What one unit contributed to one input of a cell.
 #[derive(Debug, Default, Clone, Copy)]
 pub(crate) struct Tally {
     pub contribution: f64,
@@ -35,7 +37,7 @@ impl Tally {
     }
 }
 
-/// Running summaries of one measure over a column with one row per unit (every row a unit).
+/// Running summaries of one input over a column with one row per unit (every row a unit).
 #[derive(Debug, Clone)]
 pub(crate) struct Streamed {
     /// Units with an included row, and the wrapping sum of their keys.
@@ -45,7 +47,7 @@ pub(crate) struct Streamed {
     /// contributors).
     pub nonzero: u64,
     pub nonzero_keys: u64,
-    /// Units whose row was excluded (the complement of the measure).
+    /// Units whose row was excluded (the complement of the input's measures).
     pub excluded: u64,
     /// The largest |value| of included units, descending.
     pub top: Vec<f64>,
@@ -117,13 +119,13 @@ pub(crate) fn push_top(top: &mut Vec<f64>, value: f64, limit: usize) {
 /// One unit column of a cell.
 #[derive(Debug, Clone)]
 pub(crate) enum Column {
-    /// One row per unit: summaries per measure.
+    /// One row per unit: summaries per input.
     Streamed(Vec<Streamed>),
-    /// Several rows per unit: a tally per unit and measure.
+    /// Several rows per unit: a tally per unit and input.
     Tallied(Tallies),
 }
 
-/// Totals of one measure over its included rows.
+/// Totals of one input over its included rows.
 #[derive(Debug, Clone)]
 pub(crate) struct Totals {
     pub rows: u64,
@@ -198,14 +200,14 @@ pub(crate) struct Cell {
     pub totals: Vec<Totals>,
 }
 
-/// One row's inputs: per measure the included value (None when excluded), per unit column the id.
+/// One row's inputs: per input the included value (None when excluded), per unit column the id.
 pub(crate) struct Row<'a> {
     pub values: &'a [Option<f64>],
     pub ids: &'a [Option<i64>],
 }
 
-/// The shape of a cell: per unit column whether it has one row per unit, per measure whether it
-/// keeps values.
+/// The shape of a cell: per unit column whether it has one row per unit, per input whether it
+/// keeps values (a quantile reads it).
 #[derive(Debug, Clone)]
 pub(crate) struct Shape {
     pub entities: Vec<EntityType>,
@@ -216,23 +218,23 @@ pub(crate) struct Shape {
 }
 
 impl Shape {
-    pub fn measures(&self) -> usize {
+    pub fn inputs(&self) -> usize {
         self.keeps_values.len()
     }
 }
 
 impl Cell {
     pub fn new(shape: &Shape) -> Cell {
-        let measures = shape.measures();
+        let inputs = shape.inputs();
         let columns = shape
             .streamed
             .iter()
             .map(|&streamed| match streamed {
-                true => Column::Streamed(vec![Streamed::default(); measures]),
-                false => Column::Tallied(Tallies::new(measures)),
+                true => Column::Streamed(vec![Streamed::default(); inputs]),
+                false => Column::Tallied(Tallies::new(inputs)),
             })
             .collect();
-        Cell { columns, totals: (0..measures).map(|_| Totals::new(shape.entities.len())).collect() }
+        Cell { columns, totals: (0..inputs).map(|_| Totals::new(shape.entities.len())).collect() }
     }
 
     pub fn update(&mut self, shape: &Shape, keyer: &CellKeyer, row: &Row) {
@@ -248,10 +250,10 @@ impl Cell {
                 Column::Tallied(tallies) => tallies.add_row(id, row.values),
             }
         }
-        for (m, (totals, value)) in self.totals.iter_mut().zip(row.values).enumerate() {
+        for (input, (totals, value)) in self.totals.iter_mut().zip(row.values).enumerate() {
             let Some(v) = *value else { continue };
             totals.add(v);
-            if shape.keeps_values[m] {
+            if shape.keeps_values[input] {
                 totals.values.push(v);
                 for (value_ids, id) in totals.value_ids.iter_mut().zip(row.ids) {
                     value_ids.push(id.unwrap_or(NO_UNIT));
@@ -261,9 +263,9 @@ impl Cell {
     }
 
     /// Adds the tallies of `unit` (from a partial state) to this cell's column `column`.
-    pub fn merge_tally(&mut self, column: usize, unit: i64, measure_tallies: impl Iterator<Item = Tally>) {
+    pub fn merge_tally(&mut self, column: usize, unit: i64, input_tallies: impl Iterator<Item = Tally>) {
         if let Column::Tallied(tallies) = &mut self.columns[column] {
-            tallies.add_tallies(unit, measure_tallies);
+            tallies.add_tallies(unit, input_tallies);
         }
     }
 
@@ -343,42 +345,44 @@ pub(crate) struct ColumnSummary {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Contributes {
     /// Every unit seen in the cell (the cell flag).
-    Seen,
+    Seen = 0,
     /// Units with an included row.
-    Included,
+    Included = 1,
     /// Units with a non-zero contribution (sums).
-    Nonzero,
+    Nonzero = 2,
 }
 
+/// The summaries of one unit column for one input, one per way of contributing
+/// (`[contributes as usize]`): all but the contributors are the same in the three.
+pub(crate) type Summaries = [ColumnSummary; 3];
+
 impl Cell {
-    /// The summary of unit column `column` for measure `measure`, in a settled cell. A tallied
-    /// column that is not settled could count a unit twice: it summarises as no units (fails
-    /// closed).
-    pub fn summary(&self, shape: &Shape, column: usize, measure: usize, contributes: Contributes) -> ColumnSummary {
+    /// The summary of unit column `column` for input `input`, in a settled cell.
+    #[cfg(test)]
+    pub fn summary(&self, shape: &Shape, column: usize, input: usize, contributes: Contributes) -> ColumnSummary {
+        self.summaries(shape, column, input)[contributes as usize].clone()
+    }
+
+    /// The summaries of unit column `column` for input `input`, in a settled cell, from one pass
+    /// over its units (the measures of one input share it: a count and the cell flag, a median
+    /// and its quartiles). A tallied column that is not settled could count a unit twice: it
+    /// summarises as no units (fails closed).
+    pub fn summaries(&self, shape: &Shape, column: usize, input: usize) -> Summaries {
         match &self.columns[column] {
-            Column::Streamed(streams) => streamed_summary(&streams[measure], contributes),
-            Column::Tallied(tallies) if tallies.is_settled() => {
-                tallied_summary(tallies.units(measure), contributes, shape.top)
-            }
+            Column::Streamed(streams) => streamed_summaries(&streams[input]),
+            Column::Tallied(tallies) if tallies.is_settled() => tallied_summaries(tallies.units(input), shape.top),
             Column::Tallied(_) => {
                 debug_assert!(false, "a tallied column summarised before it settled");
-                ColumnSummary::default()
+                Summaries::default()
             }
         }
     }
 }
 
-fn streamed_summary(s: &Streamed, contributes: Contributes) -> ColumnSummary {
-    let (contributors, contributor_keys) = match contributes {
-        // Every row is a unit; the excluded ones were seen too (their keys are not kept: the cell
-        // flag is seeded by its units only through the threshold, which uses the included ones).
-        Contributes::Seen => (s.included + s.excluded, s.included_keys),
-        Contributes::Included => (s.included, s.included_keys),
-        Contributes::Nonzero => (s.nonzero, s.nonzero_keys),
-    };
-    ColumnSummary {
-        contributors,
-        contributor_keys,
+fn streamed_summaries(s: &Streamed) -> Summaries {
+    let summary = ColumnSummary {
+        contributors: 0,
+        contributor_keys: 0,
         complement: s.excluded,
         with_nonzero: s.nonzero,
         with_zero: s.included - s.nonzero,
@@ -387,29 +391,37 @@ fn streamed_summary(s: &Streamed, contributes: Contributes) -> ColumnSummary {
         alike: s.included == 0 || alike(s.min, s.max),
         top_rows: if s.included > 0 { vec![1.0; s.included.min(2) as usize] } else { Vec::new() },
         total_rows: s.included as f64,
-    }
+    };
+    // Every row is a unit; the excluded ones were seen too (their keys are not kept: the cell
+    // flag is seeded by its units only through the threshold, which uses the included ones).
+    let contributors =
+        [(s.included + s.excluded, s.included_keys), (s.included, s.included_keys), (s.nonzero, s.nonzero_keys)];
+    contributors.map(|(contributors, contributor_keys)| ColumnSummary {
+        contributors,
+        contributor_keys,
+        ..summary.clone()
+    })
 }
 
-fn tallied_summary(tallies: impl Iterator<Item = (u64, Tally)>, contributes: Contributes, top: usize) -> ColumnSummary {
+fn tallied_summaries(tallies: impl Iterator<Item = (u64, Tally)>, top: usize) -> Summaries {
     let mut summary = ColumnSummary::default();
+    let mut contributors = [(0u64, 0u64); 3];
+    let mut count = |contributes: Contributes, key: u64| {
+        let (units, keys) = &mut contributors[contributes as usize];
+        *units += 1;
+        *keys = keys.wrapping_add(key);
+    };
     let (mut low, mut high) = (f64::INFINITY, f64::NEG_INFINITY);
     let mut top_rows = Vec::new();
     for (key, tally) in tallies {
-        let included = tally.rows > 0;
-        let counts = match contributes {
-            Contributes::Seen => true,
-            Contributes::Included => included,
-            Contributes::Nonzero => included && tally.contribution != 0.0,
-        };
-        if counts {
-            summary.contributors += 1;
-            summary.contributor_keys = summary.contributor_keys.wrapping_add(key);
-        }
-        if !included {
+        count(Contributes::Seen, key);
+        if tally.rows == 0 {
             summary.complement += 1;
             continue;
         }
+        count(Contributes::Included, key);
         if tally.contribution != 0.0 {
+            count(Contributes::Nonzero, key);
             summary.with_nonzero += 1;
         } else {
             summary.with_zero += 1;
@@ -424,7 +436,11 @@ fn tallied_summary(tallies: impl Iterator<Item = (u64, Tally)>, contributes: Con
     }
     summary.alike = summary.with_nonzero + summary.with_zero == 0 || alike(low, high);
     summary.top_rows = top_rows;
-    summary
+    contributors.map(|(contributors, contributor_keys)| ColumnSummary {
+        contributors,
+        contributor_keys,
+        ..summary.clone()
+    })
 }
 
 /// Values closer together than this share of their magnitude count as identical.

@@ -9,19 +9,19 @@ use datafusion::common::HashMap;
 use zicht_catalog::SuppressionParams;
 
 use crate::aggregate::{Measure, MeasureSpec, Spec};
-use crate::cell::{Cell, ColumnSummary, Contributes, NO_UNIT, SCALE_CONTRIBUTORS, Totals, alike};
+use crate::cell::{Cell, ColumnSummary, Contributes, NO_UNIT, SCALE_CONTRIBUTORS, Summaries, Totals, alike};
 use crate::noise::{NoiseSeeds, quantile_window_key, round_count, snap_up_125, unit_set_key};
 
-/// The released value of measure `m` of a cell, or None when a rule suppresses it.
-pub(crate) fn judge(spec: &Spec, cell: &Cell, m: usize) -> Option<f64> {
+/// The released value of measure `m` of a cell, or None when a rule suppresses it, from the
+/// summaries of each unit column for the measure's input.
+pub(crate) fn judge(spec: &Spec, cell: &Cell, m: usize, summaries: &[Summaries]) -> Option<f64> {
     let measure = &spec.measures[m];
     let contributes = match measure.measure {
         Measure::Cell => Contributes::Seen,
         Measure::Sum => Contributes::Nonzero,
         _ => Contributes::Included,
     };
-    let columns: Vec<ColumnSummary> =
-        (0..spec.shape.entities.len()).map(|c| cell.summary(&spec.shape, c, m, contributes)).collect();
+    let columns: Vec<ColumnSummary> = summaries.iter().map(|s| s[contributes as usize].clone()).collect();
     let mut keys: Vec<_> = spec.shape.entities.iter().zip(&columns).map(|(e, s)| (*e, s.contributor_keys)).collect();
     let units = unit_set_key(&mut keys);
     let threshold = u64::from(spec.params.k) + spec.keyer.threshold_extra(units);
@@ -31,7 +31,7 @@ pub(crate) fn judge(spec: &Spec, cell: &Cell, m: usize) -> Option<f64> {
     let judged = Judged {
         spec,
         measure,
-        totals: &cell.totals[m],
+        totals: &cell.totals[measure.input],
         columns: &columns,
         units,
         threshold,

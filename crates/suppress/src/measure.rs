@@ -77,22 +77,26 @@ impl<'a> AggregateCalls<'a> {
     /// The one protecting aggregation of all calls (with `return_types`), and when `grouped` the
     /// hidden flag that says whether a group may be shown, as its last field.
     pub fn protect(&self, return_types: &[DataType], grouped: bool) -> Expr {
-        let mut measures: Vec<MeasureSpec> =
-            self.described.iter().zip(return_types).map(|(d, t)| d.spec(t.clone())).collect();
-        let mut args: Vec<Expr> = self.described.iter().flat_map(|d| [d.value.clone(), d.include.clone()]).collect();
-        if grouped {
-            let cell = Described {
-                measure: Measure::Cell,
-                value: lit(1.0),
-                include: lit(true),
-                conditional: false,
-                text: format!("cell over {}", self.tables),
-                count_text: String::new(),
-                conditions: self.rows.conditions.clone(),
-            };
-            measures.push(cell.spec(DataType::Boolean));
-            args.extend([cell.value, cell.include]);
-        }
+        let cell = grouped.then(|| Described {
+            measure: Measure::Cell,
+            value: lit(1.0),
+            include: lit(true),
+            conditional: false,
+            text: format!("cell over {}", self.tables),
+            count_text: String::new(),
+            conditions: self.rows.conditions.clone(),
+        });
+        let types = return_types.iter().cloned().chain(cell.is_some().then_some(DataType::Boolean));
+        let mut inputs: Vec<(&Expr, &Expr)> = Vec::new();
+        let measures: Vec<MeasureSpec> = self
+            .described
+            .iter()
+            .chain(&cell)
+            .zip(types)
+            .map(|(described, return_type)| described.spec(shared_input(&mut inputs, described), return_type))
+            .collect();
+        let mut args: Vec<Expr> =
+            inputs.iter().flat_map(|(value, include)| [(*value).clone(), (*include).clone()]).collect();
         let entities = self.rows.units.iter().map(|u| u.entity).collect();
         let mut udaf =
             ProtectAggregate::new(measures, entities, self.streamed.clone(), self.params, self.rule.keyer().clone());
@@ -116,10 +120,25 @@ impl<'a> AggregateCalls<'a> {
     }
 }
 
+/// The input that reads `described`'s value and inclusion: an earlier measure's with the same
+/// arguments, or a new one. Volatile arguments are never shared.
+fn shared_input<'e>(inputs: &mut Vec<(&'e Expr, &'e Expr)>, described: &'e Described) -> usize {
+    let pair = (&described.value, &described.include);
+    let volatile = pair.0.is_volatile() || pair.1.is_volatile();
+    match inputs.iter().position(|&known| !volatile && known == pair) {
+        Some(input) => input,
+        None => {
+            inputs.push(pair);
+            inputs.len() - 1
+        }
+    }
+}
+
 impl Described {
-    fn spec(&self, return_type: DataType) -> MeasureSpec {
+    fn spec(&self, input: usize, return_type: DataType) -> MeasureSpec {
         MeasureSpec {
             measure: self.measure,
+            input,
             return_type,
             conditional: self.conditional,
             seeds: NoiseSeeds::from_texts(&self.text, &self.conditions),

@@ -23,7 +23,7 @@ pub(crate) fn layout(shape: &Shape) -> Vec<(String, DataType)> {
     let mut fields = Vec::new();
     for (c, &streamed) in shape.streamed.iter().enumerate() {
         if streamed {
-            for m in 0..shape.measures() {
+            for input in 0..shape.inputs() {
                 for (name, data_type) in [
                     ("included", DataType::UInt64),
                     ("included_keys", DataType::UInt64),
@@ -35,18 +35,18 @@ pub(crate) fn layout(shape: &Shape) -> Vec<(String, DataType)> {
                     ("min", DataType::Float64),
                     ("max", DataType::Float64),
                 ] {
-                    fields.push((format!("c{c}.m{m}.{name}"), data_type));
+                    fields.push((format!("c{c}.i{input}.{name}"), data_type));
                 }
             }
         } else {
             fields.push((format!("c{c}.ids"), list(DataType::Int64)));
-            for m in 0..shape.measures() {
-                fields.push((format!("c{c}.m{m}.contributions"), list(DataType::Float64)));
-                fields.push((format!("c{c}.m{m}.rows"), list(DataType::UInt32)));
+            for input in 0..shape.inputs() {
+                fields.push((format!("c{c}.i{input}.contributions"), list(DataType::Float64)));
+                fields.push((format!("c{c}.i{input}.rows"), list(DataType::UInt32)));
             }
         }
     }
-    for m in 0..shape.measures() {
+    for input in 0..shape.inputs() {
         for (name, data_type) in [
             ("rows", DataType::UInt64),
             ("sum", DataType::Float64),
@@ -56,10 +56,10 @@ pub(crate) fn layout(shape: &Shape) -> Vec<(String, DataType)> {
             ("two_valued", DataType::Boolean),
             ("values", list(DataType::Float64)),
         ] {
-            fields.push((format!("m{m}.{name}"), data_type));
+            fields.push((format!("i{input}.{name}"), data_type));
         }
         for c in 0..shape.entities.len() {
-            fields.push((format!("m{m}.value_ids{c}"), list(DataType::Int64)));
+            fields.push((format!("i{input}.value_ids{c}"), list(DataType::Int64)));
         }
     }
     fields
@@ -71,11 +71,11 @@ pub(crate) fn states(cells: &[Cell], shape: &Shape) -> Vec<ArrayRef> {
     let empty = Streamed::default();
     for (c, &streamed) in shape.streamed.iter().enumerate() {
         if streamed {
-            for m in 0..shape.measures() {
+            for input in 0..shape.inputs() {
                 let streams: Vec<&Streamed> = cells
                     .iter()
                     .map(|cell| match &cell.columns[c] {
-                        Column::Streamed(streams) => &streams[m],
+                        Column::Streamed(streams) => &streams[input],
                         Column::Tallied { .. } => &empty,
                     })
                     .collect();
@@ -103,20 +103,20 @@ pub(crate) fn states(cells: &[Cell], shape: &Shape) -> Vec<ArrayRef> {
                     Column::Streamed(_) => (&[][..], &[][..]),
                 })
                 .collect();
-            arrays.push(list_array::<Int64Type>(parts.iter().map(|(ids, _)| ids.to_vec())));
-            let measures = shape.measures();
-            for m in 0..measures {
-                let of = |tallies: &[Tally]| tallies.iter().skip(m).step_by(measures).copied().collect::<Vec<_>>();
-                arrays.push(list_array::<Float64Type>(
-                    parts.iter().map(|(_, t)| of(t).iter().map(|t| t.contribution).collect()),
-                ));
-                arrays
-                    .push(list_array::<UInt32Type>(parts.iter().map(|(_, t)| of(t).iter().map(|t| t.rows).collect())));
+            let lengths: Vec<usize> = parts.iter().map(|(ids, _)| ids.len()).collect();
+            arrays.push(flat_list_array::<Int64Type>(&lengths, parts.iter().flat_map(|(ids, _)| ids.iter().copied())));
+            let inputs = shape.inputs();
+            for input in 0..inputs {
+                // Straight from the cells' tallies into the list's values: a national total holds
+                // millions of units, and every intermediate copy of them is memory to fault in.
+                let of = || parts.iter().flat_map(move |(_, t)| t.iter().skip(input).step_by(inputs));
+                arrays.push(flat_list_array::<Float64Type>(&lengths, of().map(|t| t.contribution)));
+                arrays.push(flat_list_array::<UInt32Type>(&lengths, of().map(|t| t.rows)));
             }
         }
     }
-    for m in 0..shape.measures() {
-        let totals: Vec<&Totals> = cells.iter().map(|cell| &cell.totals[m]).collect();
+    for input in 0..shape.inputs() {
+        let totals: Vec<&Totals> = cells.iter().map(|cell| &cell.totals[input]).collect();
         let f64s = |f: fn(&Totals) -> f64| -> ArrayRef {
             Arc::new(Float64Array::from_iter_values(totals.iter().map(|t| f(t))))
         };
@@ -142,9 +142,17 @@ fn list_array<T: ArrowPrimitiveType>(lists: impl Iterator<Item = Vec<T::Native>>
         lengths.push(list.len());
         items.extend(list);
     }
+    flat_list_array::<T>(&lengths, items.into_iter())
+}
+
+/// One list per cell from the lists' lengths and all their items in order, written once into a
+/// buffer of the right size.
+fn flat_list_array<T: ArrowPrimitiveType>(lengths: &[usize], items: impl Iterator<Item = T::Native>) -> ArrayRef {
+    let mut values = Vec::with_capacity(lengths.iter().sum());
+    values.extend(items);
     let field = Arc::new(Field::new_list_field(T::DATA_TYPE, true));
-    let items: PrimitiveArray<T> = PrimitiveArray::from_iter_values(items);
-    Arc::new(ListArray::new(field, OffsetBuffer::from_lengths(lengths), Arc::new(items), None))
+    let items = PrimitiveArray::<T>::new(values.into(), None);
+    Arc::new(ListArray::new(field, OffsetBuffer::from_lengths(lengths.iter().copied()), Arc::new(items), None))
 }
 
 /// Partial states of one batch, downcast once for all its rows.
@@ -179,7 +187,7 @@ impl<'a> PartialStates<'a> {
         };
         for c in 0..shape.streamed.len() {
             if shape.streamed[c] {
-                for m in 0..shape.measures() {
+                for input in 0..shape.inputs() {
                     let other = Streamed {
                         included: u64_at(next()),
                         included_keys: u64_at(next()),
@@ -192,17 +200,17 @@ impl<'a> PartialStates<'a> {
                         max: f64_at(next()),
                     };
                     if let Column::Streamed(streams) = &mut cell.columns[c] {
-                        streams[m].merge(&other, shape.top);
+                        streams[input].merge(&other, shape.top);
                     }
                 }
             } else {
                 let ids = next().as_list::<i32>().value(row);
                 let ids = ids.as_primitive::<Int64Type>();
-                // Per measure the unit's contributions and rows, read in place.
-                let lists: Vec<(ArrayRef, ArrayRef)> = (0..shape.measures())
+                // Per input the unit's contributions and rows, read in place.
+                let lists: Vec<(ArrayRef, ArrayRef)> = (0..shape.inputs())
                     .map(|_| (next().as_list::<i32>().value(row), next().as_list::<i32>().value(row)))
                     .collect();
-                let per_measure: Vec<(&[f64], &[u32])> = lists
+                let per_input: Vec<(&[f64], &[u32])> = lists
                     .iter()
                     .map(|(c, r)| {
                         (
@@ -213,12 +221,12 @@ impl<'a> PartialStates<'a> {
                     .collect();
                 cell.reserve_tallies(c, ids.len());
                 for (i, id) in ids.values().iter().enumerate() {
-                    let tallies = per_measure.iter().map(|(c, r)| Tally { contribution: c[i], rows: r[i] });
+                    let tallies = per_input.iter().map(|(c, r)| Tally { contribution: c[i], rows: r[i] });
                     cell.merge_tally(c, *id, tallies);
                 }
             }
         }
-        for m in 0..shape.measures() {
+        for input in 0..shape.inputs() {
             let rows = next().as_primitive::<UInt64Type>();
             if rows.is_null(row) {
                 return;
@@ -236,7 +244,7 @@ impl<'a> PartialStates<'a> {
             for _ in 0..shape.entities.len() {
                 other.value_ids.push(next().as_list::<i32>().value(row).as_primitive::<Int64Type>().values().to_vec());
             }
-            cell.totals[m].merge(&other);
+            cell.totals[input].merge(&other);
         }
     }
 }

@@ -20,12 +20,12 @@ use crate::noise::CellKeyer;
 /// Below this many entries a cell never folds before it settles: small cells sort once.
 const FOLD_FROM: usize = 256;
 
-/// The tallies of one unit column of one cell: per entry a unit id and one tally per measure
-/// (`tallies[entry * measures + measure]`). A unit is entered even when none of its rows is
-/// included in a measure, so that complements can be counted.
+/// The tallies of one unit column of one cell: per entry a unit id and one tally per input
+/// (`tallies[entry * inputs + input]`). A unit is entered even when none of its rows is
+/// included in an input, so that complements can be counted.
 #[derive(Debug, Clone)]
 pub(crate) struct Tallies {
-    measures: usize,
+    inputs: usize,
     ids: Vec<i64>,
     tallies: Vec<Tally>,
     /// The first `folded` entries are sorted by id, one per unit.
@@ -35,14 +35,14 @@ pub(crate) struct Tallies {
 }
 
 impl Tallies {
-    pub fn new(measures: usize) -> Tallies {
-        Tallies { measures, ids: Vec::new(), tallies: Vec::new(), folded: 0, keys: Vec::new() }
+    pub fn new(inputs: usize) -> Tallies {
+        Tallies { inputs, ids: Vec::new(), tallies: Vec::new(), folded: 0, keys: Vec::new() }
     }
 
-    /// Adds one row of unit `id`: per measure its value when the row is included.
+    /// Adds one row of unit `id`: per input its value when the row is included.
     pub fn add_row(&mut self, id: i64, values: &[Option<f64>]) {
         let entry = self.entry(id);
-        for (tally, value) in self.tallies[entry * self.measures..].iter_mut().zip(values) {
+        for (tally, value) in self.tallies[entry * self.inputs..].iter_mut().zip(values) {
             if let Some(v) = value {
                 tally.contribution += v;
                 tally.rows += 1;
@@ -50,18 +50,27 @@ impl Tallies {
         }
     }
 
-    /// Adds what another partial state tallied for unit `id`, per measure.
+    /// Adds what another partial state tallied for unit `id`, per input.
     pub fn add_tallies(&mut self, id: i64, tallies: impl Iterator<Item = Tally>) {
         let entry = self.entry(id);
-        for (mine, theirs) in self.tallies[entry * self.measures..].iter_mut().zip(tallies) {
+        for (mine, theirs) in self.tallies[entry * self.inputs..].iter_mut().zip(tallies) {
             mine.add(&theirs);
         }
     }
 
-    /// Makes room for `units` more entries.
+    /// Makes room for `units` more entries, about to arrive from a partial state.
+    ///
+    /// Folds first when enough entries are waiting (at least half as many as are folded, so
+    /// folding stays linear overall): the partial state's units arrive ascending, and the fold
+    /// that follows them then sees them as one run, not mixed with an earlier state's tail, which
+    /// would have to be sorted.
     pub fn reserve(&mut self, units: usize) {
+        let waiting = self.ids.len() - self.folded;
+        if units >= FOLD_FROM && waiting >= FOLD_FROM.max(self.folded / 2) {
+            self.fold();
+        }
         self.ids.reserve(units);
-        self.tallies.reserve(units * self.measures);
+        self.tallies.reserve(units * self.inputs);
     }
 
     /// The entry a row of unit `id` adds to: the last one when it is the same unit, else a new one.
@@ -74,7 +83,7 @@ impl Tallies {
         }
         self.keys.clear();
         self.ids.push(id);
-        self.tallies.resize(self.tallies.len() + self.measures, Tally::default());
+        self.tallies.resize(self.tallies.len() + self.inputs, Tally::default());
         self.ids.len() - 1
     }
 
@@ -84,21 +93,19 @@ impl Tallies {
     /// The first `folded` entries are already sorted and one per unit; only the entries appended
     /// since are sorted, and then merged with them. Rows mostly arrive grouped by unit and in the
     /// order of the data (persons are stored by household), so the new entries are usually
-    /// ascending already: then folding is one pass that compares neighbours, or nothing at all
-    /// when they all come after the folded ones.
+    /// ascending already: then folding is one pass that compares neighbours, and nothing more
+    /// when they all come after the folded ones, or a rotation when they all come before.
     pub fn fold(&mut self) {
         let folded = self.folded;
         if folded == self.ids.len() {
             return;
         }
-        let appended = &self.ids[folded..];
-        let ascending = appended.windows(2).all(|pair| pair[0] < pair[1]);
-        if ascending && (folded == 0 || self.ids[folded - 1] < appended[0]) {
-            self.folded = self.ids.len();
+        let ascending = self.ids[folded..].windows(2).all(|pair| pair[0] < pair[1]);
+        if ascending && self.fold_beside() {
             return;
         }
         let mut order: Vec<(i64, u32)> =
-            appended.iter().enumerate().map(|(at, &id)| (id, (folded + at) as u32)).collect();
+            self.ids[folded..].iter().enumerate().map(|(at, &id)| (id, (folded + at) as u32)).collect();
         if !ascending {
             // A radix sort (stable: equal ids keep their order of arrival) in a few linear
             // passes, only over the bytes in which the ids differ; a comparison sort of the same
@@ -108,12 +115,51 @@ impl Tallies {
         self.merge_folded_with(&order);
     }
 
+    /// Folds ascending appended entries that all come after the folded ones, or all before (the
+    /// partial state of a later part of the table merged first), in place: no sort and no new
+    /// vectors for millions of units. Where the two parts touch, their one shared unit (a
+    /// household split between two parts of the file) is joined. False when they overlap more.
+    fn fold_beside(&mut self) -> bool {
+        let folded = self.folded;
+        let (first, last) = (self.ids[folded], self.ids[self.ids.len() - 1]);
+        match folded.checked_sub(1).map(|at| self.ids[at]) {
+            None => {}
+            Some(folded_last) if folded_last < first => {}
+            Some(folded_last) if folded_last == first => self.join(folded - 1, folded),
+            Some(_) if last <= self.ids[0] => {
+                let count = self.ids.len() - folded;
+                self.ids.rotate_right(count);
+                self.tallies.rotate_right(count * self.inputs);
+                if last == self.ids[count] {
+                    self.join(count, count - 1);
+                }
+            }
+            Some(_) => return false,
+        }
+        self.folded = self.ids.len();
+        true
+    }
+
+    /// Joins two entries of one unit: `first`'s tallies plus `then`'s (in that order, the order
+    /// they arrived), kept in the earlier position; the other entry is removed.
+    fn join(&mut self, first: usize, then: usize) {
+        let inputs = self.inputs;
+        let (keep, gone) = (first.min(then), first.max(then));
+        for input in 0..inputs {
+            let mut sum = self.tallies[first * inputs + input];
+            sum.add(&self.tallies[then * inputs + input]);
+            self.tallies[keep * inputs + input] = sum;
+        }
+        self.ids.remove(gone);
+        self.tallies.drain(gone * inputs..(gone + 1) * inputs);
+    }
+
     /// Merges the folded entries with the appended ones in `order` (sorted by id, ties in order
     /// of arrival): a unit's folded entry comes first, as it arrived first.
     fn merge_folded_with(&mut self, order: &[(i64, u32)]) {
-        let measures = self.measures;
+        let inputs = self.inputs;
         let mut ids = Vec::with_capacity(self.folded + order.len());
-        let mut tallies: Vec<Tally> = Vec::with_capacity((self.folded + order.len()) * measures);
+        let mut tallies: Vec<Tally> = Vec::with_capacity((self.folded + order.len()) * inputs);
         let mut prefix = (0..self.folded).map(|at| (self.ids[at], at as u32)).peekable();
         let mut appended = order.iter().copied().peekable();
         // The folded entry of a unit first; an appended one only when its unit comes earlier.
@@ -122,9 +168,9 @@ impl Tallies {
             (Some(_), _) => prefix.next(),
             (None, _) => appended.next(),
         } {
-            let from = &self.tallies[at as usize * measures..(at as usize + 1) * measures];
+            let from = &self.tallies[at as usize * inputs..(at as usize + 1) * inputs];
             if ids.last() == Some(&id) {
-                let start = tallies.len() - measures;
+                let start = tallies.len() - inputs;
                 for (mine, theirs) in tallies[start..].iter_mut().zip(from) {
                     mine.add(theirs);
                 }
@@ -151,9 +197,9 @@ impl Tallies {
         self.folded == self.ids.len() && self.keys.len() == self.ids.len()
     }
 
-    /// Per unit of a settled column its key and its tally of measure `measure`.
-    pub fn units(&self, measure: usize) -> impl Iterator<Item = (u64, Tally)> + '_ {
-        self.keys.iter().enumerate().map(move |(unit, &key)| (key, self.tallies[unit * self.measures + measure]))
+    /// Per unit of a settled column its key and its tally of input `input`.
+    pub fn units(&self, input: usize) -> impl Iterator<Item = (u64, Tally)> + '_ {
+        self.keys.iter().enumerate().map(move |(unit, &key)| (key, self.tallies[unit * self.inputs + input]))
     }
 
     /// The entries as unit ids and their tallies (not necessarily one per unit): a partial state.
@@ -222,7 +268,7 @@ mod tests {
     fn ascending_and_interleaved_runs_fold_like_a_map() {
         let keyer = CellKeyer::new(b"s");
         // Households as the data stores them (ascending, members together), then two input
-        // partitions interleaved batch by batch (two ascending runs), then a unit seen again late.
+        // partitions interleaved batch by batch (two ascending runs) and a unit seen again late.
         let ascending: Vec<(i64, [Option<f64>; 2])> =
             (0..5_000i64).map(|r| (r / 3, [Some(1.0), Some((r % 7) as f64 * 0.1)])).collect();
         let interleaved: Vec<(i64, [Option<f64>; 2])> = (0..5_000i64)
@@ -233,7 +279,14 @@ mod tests {
             })
             .chain([(7, [Some(1.0), Some(2.5)])])
             .collect();
-        for rows in [ascending, interleaved] {
+        // A later part of the table first, as partial states from two partitions can arrive.
+        let later_first: Vec<(i64, [Option<f64>; 2])> = (0..5_000i64)
+            .map(|r| {
+                let id = if r < 2_500 { 1_000 + r / 3 } else { (r - 2_500) / 3 };
+                (id, [Some(1.0), (r % 4 != 0).then_some(r as f64 * 0.5)])
+            })
+            .collect();
+        for rows in [ascending, interleaved, later_first] {
             let mut tallies = Tallies::new(2);
             for (id, values) in &rows {
                 tallies.add_row(*id, values);
@@ -241,6 +294,40 @@ mod tests {
             tallies.settle(EntityType::Huishouden, &keyer);
             let ids = tallies.entries().0;
             assert!(ids.windows(2).all(|pair| pair[0] < pair[1]));
+            for measure in 0..2 {
+                assert_eq!(totals(&tallies, measure), by_map(&rows, &keyer, measure));
+            }
+        }
+    }
+
+    #[test]
+    fn partial_states_merge_alike_in_either_order() {
+        let keyer = CellKeyer::new(b"s");
+        // Two parts of a table that split household 3_000 between them, as two partitions read
+        // it; each part's state is folded, then both are merged into one cell, in both orders.
+        let rows: Vec<(i64, [Option<f64>; 2])> =
+            (0..20_000i64).map(|r| (r / 3, [Some(1.0), (r % 5 != 0).then_some(r as f64 * 0.25)])).collect();
+        let (early, late) = rows.split_at(9_001);
+        let part = |rows: &[(i64, [Option<f64>; 2])]| {
+            let mut tallies = Tallies::new(2);
+            rows.iter().for_each(|(id, values)| tallies.add_row(*id, values));
+            tallies.fold();
+            tallies
+        };
+        let merge = |tallies: &mut Tallies, part: &Tallies| {
+            let (ids, entries) = part.entries();
+            tallies.reserve(ids.len());
+            for (unit, id) in ids.iter().enumerate() {
+                tallies.add_tallies(*id, entries[unit * 2..unit * 2 + 2].iter().copied());
+            }
+        };
+        for order in [[early, late], [late, early]] {
+            let mut tallies = Tallies::new(2);
+            for rows in order {
+                merge(&mut tallies, &part(rows));
+            }
+            tallies.settle(EntityType::Huishouden, &keyer);
+            assert!(tallies.entries().0.windows(2).all(|pair| pair[0] < pair[1]));
             for measure in 0..2 {
                 assert_eq!(totals(&tallies, measure), by_map(&rows, &keyer, measure));
             }
