@@ -121,12 +121,7 @@ impl Indicator {
         let mut measures = vec![(teller, "teller"), (noemer.measure.as_str(), "noemer")];
         measures.extend(extras.iter().map(|k| (k.expr.as_str(), k.name.as_str())));
         let bron = noemer.regional(region, keys, &[], &measures);
-        let key_names = listed(keys, "");
-        let extra_names = listed(&extras, "");
-        let code = region.code;
-        let parts = format!(
-            "bron AS (\n{bron}\n),\nteller AS (\n  SELECT {code}{key_names}, teller{extra_names} FROM bron\n),\nnoemer AS (\n  SELECT {code}{key_names}, noemer FROM bron\n)"
-        );
+        let parts = format!("bron AS (\n{bron}\n)");
         let national_extras = self.national_extras();
         let extras = national_extras.iter().map(|(expr, name)| (expr.as_str(), name.as_str()));
         let Some(reference) = &self.reference else {
@@ -190,7 +185,9 @@ impl Indicator {
         // frequency table) and for an amount (regions with a released amount); otherwise every
         // region of the noemer is a row, NULL where its teller is suppressed.
         let teller_drives = self.teller.from.is_some() && (!keys.is_empty() || self.score == Score::Amount);
-        let (keyed, from) = if teller_drives {
+        let (keyed, from) = if self.teller.from.is_none() {
+            ("n", "bron n".to_string())
+        } else if teller_drives {
             ("t", format!("teller t\n  JOIN noemer n ON t.{code} = n.{code}"))
         } else {
             let on_keys: String = keys.iter().map(|k| format!(" AND t.{0} = n.{0}", k.name)).collect();
@@ -214,35 +211,47 @@ impl Indicator {
         )
     }
 
+    /// The alias `cijfers` reads the teller's columns from: its own aggregate `t`, or, when teller
+    /// and noemer are measured over the same rows, their one aggregate `bron` as `n` (a join of
+    /// `bron` to itself would compute it twice: DataFusion inlines every reference to a CTE).
+    fn teller_alias(&self) -> &'static str {
+        if self.teller.from.is_some() { "t" } else { "n" }
+    }
+
     /// A rate's or share's figures: the counts, NL's and the expected teller.
     fn count_values(&self) -> String {
+        let t = self.teller_alias();
         let extras: Vec<Key> = self.factors().chain(self.profiles()).collect();
-        let described = listed(&self.described(), "t.");
-        let (extras, nl_extras) = (listed(&extras, "t."), listed(&extras, "nl.nl_"));
+        let described = listed(&self.described(), &format!("{t}."));
+        let (extras, nl_extras) = (listed(&extras, &format!("{t}.")), listed(&extras, "nl.nl_"));
         let own_nl = if self.reference.is_some() { ", nl.nl_eigen_teller, nl.nl_eigen_noemer" } else { "" };
         format!(
-            "t.teller, n.noemer{described}{extras}, nl.nl_teller, nl.nl_noemer{own_nl}{nl_extras},\n         CAST(n.noemer AS DOUBLE) * nl.nl_teller / nl.nl_noemer AS verwacht"
+            "{t}.teller, n.noemer{described}{extras}, nl.nl_teller, nl.nl_noemer{own_nl}{nl_extras},\n         CAST(n.noemer AS DOUBLE) * nl.nl_teller / nl.nl_noemer AS verwacht"
         )
     }
 
     /// An amount's figures: the amount per noemer (and per count), NL's, their indices, the median.
     fn amount_values(&self) -> String {
+        let t = self.teller_alias();
         let mut values = Vec::new();
         let count = self.teller.count.as_deref().map(Key::parse);
         if let Some(count) = &count {
-            values.push(format!("t.{}", count.name));
+            values.push(format!("{t}.{}", count.name));
         }
-        values.push("n.noemer, t.teller".to_string());
+        values.push(format!("n.noemer, {t}.teller"));
         if let Some(median) = self.teller.median.as_deref().map(Key::parse) {
-            values.push(format!("t.{0}, nl.nl_{0}", median.name));
+            values.push(format!("{t}.{0}, nl.nl_{0}", median.name));
         }
-        values.push("t.teller / n.noemer AS per_noemer".into());
+        values.push(format!("{t}.teller / n.noemer AS per_noemer"));
         values.push("nl.nl_teller / nl.nl_noemer AS nl_per_noemer".into());
-        values.push("deviation_index(t.teller, n.noemer, nl.nl_teller, nl.nl_noemer) AS idx".into());
+        values.push(format!("deviation_index({t}.teller, n.noemer, nl.nl_teller, nl.nl_noemer) AS idx"));
         if let (Some(count), Some(_)) = (&count, &self.per_count) {
-            values.push(format!("t.teller / t.{} AS per_count", count.name));
+            values.push(format!("{t}.teller / {t}.{} AS per_count", count.name));
             values.push(format!("nl.nl_teller / nl.nl_{} AS nl_per_count", count.name));
-            values.push(format!("deviation_index(t.teller, t.{0}, nl.nl_teller, nl.nl_{0}) AS idx_count", count.name));
+            values.push(format!(
+                "deviation_index({t}.teller, {t}.{0}, nl.nl_teller, nl.nl_{0}) AS idx_count",
+                count.name
+            ));
         }
         values.join(",\n         ")
     }

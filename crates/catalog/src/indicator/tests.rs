@@ -132,7 +132,9 @@ fn a_share_counts_teller_and_noemer_in_one_aggregate_per_key() {
             "count(*) FILTER (WHERE w.eigendom = 'particuliere_huur') AS teller,\n         count(*) AS noemer",
             "  SELECT w.bouwjaar AS jaar,\n         count(*) FILTER (WHERE w.eigendom = 'particuliere_huur') AS nl_teller",
             "GROUP BY w.bouwjaar",
-            "LEFT JOIN teller t ON t.gm_code = n.gm_code AND t.jaar = n.jaar\n  JOIN nl ON nl.jaar = n.jaar",
+            // Teller and noemer read from their one aggregate, once (not joined to itself).
+            "n.teller, n.noemer, nl.nl_teller",
+            "FROM bron n\n  JOIN nl ON nl.jaar = n.jaar",
             "round(100 * nl_p, 2) AS nl_aandeel_particuliere_huur",
         ],
     );
@@ -352,11 +354,13 @@ fn factors_are_counted_with_the_teller_and_scored_each_against_nl() {
         &sql,
         &[
             "count(*) AS noemer,\n         count(*) FILTER (WHERE j.eerdere_detentie) AS detentie,\n         count(*) FILTER (WHERE j.problematische_schulden) AS schulden",
-            "SELECT gm_code, teller, detentie, schulden FROM bron",
             "count(*) FILTER (WHERE j.eerdere_detentie) AS nl_detentie",
-            "t.teller, n.noemer, t.detentie, t.schulden, nl.nl_teller, nl.nl_noemer, nl.nl_detentie, nl.nl_schulden,",
+            "n.teller, n.noemer, n.detentie, n.schulden, nl.nl_teller, nl.nl_noemer, nl.nl_detentie, nl.nl_schulden,",
+            "FROM bron n\n  CROSS JOIN nl",
         ],
     );
+    // One reference to the aggregate: each one would compute it again.
+    assert_eq!(sql.matches("FROM bron").count(), 1, "{sql}");
     // The chosen columns in their order, a factor's name standing for its four.
     let select = sql.split("\nSELECT gm_code, gm_naam,\n").nth(1).unwrap();
     let expected = "       noemer AS jongeren,
