@@ -396,11 +396,7 @@ fn streamed_summaries(s: &Streamed) -> Summaries {
     // flag is seeded by its units only through the threshold, which uses the included ones).
     let contributors =
         [(s.included + s.excluded, s.included_keys), (s.included, s.included_keys), (s.nonzero, s.nonzero_keys)];
-    contributors.map(|(contributors, contributor_keys)| ColumnSummary {
-        contributors,
-        contributor_keys,
-        ..summary.clone()
-    })
+    per_way(&summary, contributors)
 }
 
 fn tallied_summaries(tallies: impl Iterator<Item = (u64, Tally)>, top: usize) -> Summaries {
@@ -436,6 +432,12 @@ fn tallied_summaries(tallies: impl Iterator<Item = (u64, Tally)>, top: usize) ->
     }
     summary.alike = summary.with_nonzero + summary.with_zero == 0 || alike(low, high);
     summary.top_rows = top_rows;
+    per_way(&summary, contributors)
+}
+
+/// The summaries of one column, one per way of contributing: `summary` with each way's
+/// contributors and the sum of their keys.
+fn per_way(summary: &ColumnSummary, contributors: [(u64, u64); 3]) -> Summaries {
     contributors.map(|(contributors, contributor_keys)| ColumnSummary {
         contributors,
         contributor_keys,

@@ -301,13 +301,13 @@ mod tests {
     }
 
     #[test]
-    fn partial_states_merge_alike_in_either_order() {
+    fn partial_states_merge_alike_in_any_order() {
         let keyer = CellKeyer::new(b"s");
-        // Two parts of a table that split household 3_000 between them, as two partitions read
-        // it; each part's state is folded, then both are merged into one cell, in both orders.
+        // Parts of a table as partitions read it, each part's state folded, then all merged into
+        // one cell in every order. The splits cut household 3_000 in two; in three, with a
+        // middle part of one row that both others share; and into parts that do not touch.
         let rows: Vec<(i64, [Option<f64>; 2])> =
             (0..20_000i64).map(|r| (r / 3, [Some(1.0), (r % 5 != 0).then_some(r as f64 * 0.25)])).collect();
-        let (early, late) = rows.split_at(9_001);
         let part = |rows: &[(i64, [Option<f64>; 2])]| {
             let mut tallies = Tallies::new(2);
             rows.iter().for_each(|(id, values)| tallies.add_row(*id, values));
@@ -321,15 +321,19 @@ mod tests {
                 tallies.add_tallies(*id, entries[unit * 2..unit * 2 + 2].iter().copied());
             }
         };
-        for order in [[early, late], [late, early]] {
-            let mut tallies = Tallies::new(2);
-            for rows in order {
-                merge(&mut tallies, &part(rows));
-            }
-            tallies.settle(EntityType::Huishouden, &keyer);
-            assert!(tallies.entries().0.windows(2).all(|pair| pair[0] < pair[1]));
-            for measure in 0..2 {
-                assert_eq!(totals(&tallies, measure), by_map(&rows, &keyer, measure));
+        let orders = [[0, 1, 2], [0, 2, 1], [1, 0, 2], [1, 2, 0], [2, 0, 1], [2, 1, 0]];
+        for splits in [[9_001, 9_001], [9_001, 9_002], [3_000, 12_000]] {
+            let parts = [&rows[..splits[0]], &rows[splits[0]..splits[1]], &rows[splits[1]..]];
+            for order in orders {
+                let mut tallies = Tallies::new(2);
+                for at in order {
+                    merge(&mut tallies, &part(parts[at]));
+                }
+                tallies.settle(EntityType::Huishouden, &keyer);
+                assert!(tallies.entries().0.windows(2).all(|pair| pair[0] < pair[1]), "{splits:?} {order:?}");
+                for measure in 0..2 {
+                    assert_eq!(totals(&tallies, measure), by_map(&rows, &keyer, measure), "{splits:?} {order:?}");
+                }
             }
         }
     }

@@ -181,10 +181,11 @@ impl Indicator {
     /// region's names.
     fn cijfers(&self, region: &Region, keys: &[Key]) -> String {
         let code = region.code;
-        // A teller of its own drives the rows when there are keys (only released cells of a
-        // frequency table) and for an amount (regions with a released amount); otherwise every
-        // region of the noemer is a row, NULL where its teller is suppressed.
-        let teller_drives = self.teller.from.is_some() && (!keys.is_empty() || self.score == Score::Amount);
+        // Teller and noemer over the same rows are one aggregate, read once. A teller of its own
+        // drives the rows when there are keys (only released cells of a frequency table) and for
+        // an amount (regions with a released amount); otherwise every region of the noemer is a
+        // row, NULL where its teller is suppressed.
+        let teller_drives = !keys.is_empty() || self.score == Score::Amount;
         let (keyed, from) = if self.teller.from.is_none() {
             ("n", "bron n".to_string())
         } else if teller_drives {
