@@ -5,11 +5,13 @@ use std::path::Path;
 use std::sync::Arc;
 
 use arrow::array::{ArrayRef, BooleanArray, Date32Array, Float64Array, Int32Array, Int64Array, StringArray};
+use arrow::datatypes::DataType;
 use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
 use parquet::arrow::ArrowWriter;
-use parquet::basic::{Compression, ZstdLevel};
-use parquet::file::properties::WriterProperties;
+use parquet::basic::{Compression, Encoding, ZstdLevel};
+use parquet::file::properties::{WriterProperties, WriterPropertiesBuilder};
+use parquet::schema::types::ColumnPath;
 use zicht_catalog::TableDef;
 
 use crate::{GenError, TableSummary};
@@ -80,6 +82,30 @@ impl Columns {
     }
 }
 
+/// Writes the integer id columns (unit columns and the table's key) delta-encoded instead of
+/// through a dictionary.
+///
+/// Only the protected answers read these columns, for every row: `basis.persoon.persoon_id` and
+/// `huishouden_id` are ascending, so their deltas take 0-1 bits a value, where the dictionary
+/// (abandoned for millions of distinct values) fell back to 8 plain bytes that zstd then had to
+/// unpack. The inhabitant count at scale 1 spent an eighth of its time decompressing them.
+fn delta_encode_ids(mut properties: WriterPropertiesBuilder, definition: &TableDef) -> WriterPropertiesBuilder {
+    let ids = definition.units().map(|(_, column)| column).chain(definition.key.as_deref());
+    for name in ids {
+        let integer = definition
+            .columns
+            .iter()
+            .any(|c| c.name == name && matches!(c.data_type, DataType::Int32 | DataType::Int64));
+        if integer {
+            let path = ColumnPath::from(name);
+            properties = properties
+                .set_column_dictionary_enabled(path.clone(), false)
+                .set_column_encoding(path, Encoding::DELTA_BINARY_PACKED);
+        }
+    }
+    properties
+}
+
 /// One table being written.
 pub struct TableWriter {
     table: String,
@@ -97,8 +123,8 @@ impl TableWriter {
         }
         let properties = WriterProperties::builder()
             .set_compression(Compression::ZSTD(ZstdLevel::try_new(1).expect("level 1 is valid")))
-            .set_max_row_group_row_count(Some(ROW_GROUP_SIZE))
-            .build();
+            .set_max_row_group_row_count(Some(ROW_GROUP_SIZE));
+        let properties = delta_encode_ids(properties, definition).build();
         let schema = definition.arrow_schema();
         let writer = ArrowWriter::try_new(File::create(&path)?, schema.clone(), Some(properties))?;
         Ok(TableWriter { table: definition.qualified_name(), schema, writer, rows: 0, path })

@@ -23,17 +23,31 @@ use crate::tallies::Tallies;
 pub(crate) const SCALE_CONTRIBUTORS: usize = 5;
 
 /// What one unit contributed to one input of a cell.
+///
+/// Packed to 12 bytes (the f64 on a 4-byte boundary, which x86 and ARM read at full speed):
+/// a dwelling query keeps tallies for millions of owners, and the 4 bytes of padding were a
+/// quarter of what its merges copy and its partial states hold.
 #[derive(Debug, Default, Clone, Copy)]
+#[repr(C, packed(4))]
 pub(crate) struct Tally {
     pub contribution: f64,
     pub rows: u32,
 }
 
+// `+=` on a field of a packed struct would take a reference to an unaligned f64, which Rust
+// forbids; reading and writing the field whole is fine, hence the spelled-out additions.
+#[allow(clippy::assign_op_pattern)]
 impl Tally {
     /// Adds what another part of the same unit's rows tallied.
     pub fn add(&mut self, other: &Tally) {
-        self.contribution += other.contribution;
+        self.contribution = self.contribution + other.contribution;
         self.rows += other.rows;
+    }
+
+    /// Adds one included row's value.
+    pub fn add_row(&mut self, value: f64) {
+        self.contribution = self.contribution + value;
+        self.rows += 1;
     }
 }
 

@@ -20,6 +20,9 @@ use crate::noise::CellKeyer;
 /// Below this many entries a cell never folds before it settles: small cells sort once.
 const FOLD_FROM: usize = 256;
 
+/// How many appended entries ahead of the merge their tallies are fetched into the cache.
+const PREFETCH_AHEAD: usize = 16;
+
 /// The tallies of one unit column of one cell: per entry a unit id and one tally per input
 /// (`tallies[entry * inputs + input]`). A unit is entered even when none of its rows is
 /// included in an input, so that complements can be counted.
@@ -34,6 +37,22 @@ pub(crate) struct Tallies {
     keys: Vec<u64>,
 }
 
+/// Asks the CPU to bring `slice[at]` into the cache, without waiting for it.
+///
+/// Merging appended entries in id order reads their tallies at random places of a vector of
+/// millions (owners arrive in random order): waiting for each of those cache misses in turn was
+/// two thirds of the merge.
+#[inline(always)]
+fn prefetch<T>(slice: &[T], at: usize) {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(item) = slice.get(at) {
+        // SAFETY: a prefetch is only a hint; it reads nothing and cannot fault.
+        unsafe { std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>((item as *const T).cast()) };
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (slice, at);
+}
+
 impl Tallies {
     pub fn new(inputs: usize) -> Tallies {
         Tallies { inputs, ids: Vec::new(), tallies: Vec::new(), folded: 0, keys: Vec::new() }
@@ -44,8 +63,7 @@ impl Tallies {
         let entry = self.entry(id);
         for (tally, value) in self.tallies[entry * self.inputs..].iter_mut().zip(values) {
             if let Some(v) = value {
-                tally.contribution += v;
-                tally.rows += 1;
+                tally.add_row(*v);
             }
         }
     }
@@ -156,27 +174,41 @@ impl Tallies {
 
     /// Merges the folded entries with the appended ones in `order` (sorted by id, ties in order
     /// of arrival): a unit's folded entry comes first, as it arrived first.
+    ///
+    /// An index loop that copies a unit's few tallies one by one: with owners arriving in random
+    /// order this runs for millions of entries, and a `memcpy` call per entry (what copying a
+    /// slice of runtime length compiles to) was a tenth of a dwelling query's time.
     fn merge_folded_with(&mut self, order: &[(i64, u32)]) {
         let inputs = self.inputs;
         let mut ids = Vec::with_capacity(self.folded + order.len());
         let mut tallies: Vec<Tally> = Vec::with_capacity((self.folded + order.len()) * inputs);
-        let mut prefix = (0..self.folded).map(|at| (self.ids[at], at as u32)).peekable();
-        let mut appended = order.iter().copied().peekable();
-        // The folded entry of a unit first; an appended one only when its unit comes earlier.
-        while let Some((id, at)) = match (prefix.peek(), appended.peek()) {
-            (Some(&(folded, _)), Some(&(new, _))) if new < folded => appended.next(),
-            (Some(_), _) => prefix.next(),
-            (None, _) => appended.next(),
-        } {
-            let from = &self.tallies[at as usize * inputs..(at as usize + 1) * inputs];
+        let (mut folded, mut appended) = (0, 0);
+        while folded < self.folded || appended < order.len() {
+            // The folded entry of a unit first; an appended one only when its unit comes earlier.
+            let take_appended =
+                folded == self.folded || (appended < order.len() && order[appended].0 < self.ids[folded]);
+            let (id, at) = if take_appended {
+                if let Some(&(_, ahead)) = order.get(appended + PREFETCH_AHEAD) {
+                    prefetch(&self.tallies, ahead as usize * inputs);
+                }
+                appended += 1;
+                order[appended - 1]
+            } else {
+                folded += 1;
+                (self.ids[folded - 1], folded as u32 - 1)
+            };
+            let from = at as usize * inputs;
             if ids.last() == Some(&id) {
                 let start = tallies.len() - inputs;
-                for (mine, theirs) in tallies[start..].iter_mut().zip(from) {
-                    mine.add(theirs);
+                for input in 0..inputs {
+                    let theirs = self.tallies[from + input];
+                    tallies[start + input].add(&theirs);
                 }
             } else {
                 ids.push(id);
-                tallies.extend_from_slice(from);
+                for input in 0..inputs {
+                    tallies.push(self.tallies[from + input]);
+                }
             }
         }
         self.folded = ids.len();
