@@ -276,18 +276,11 @@ impl Cell {
         }
     }
 
-    /// Adds the tallies of `unit` (from a partial state) to this cell's column `column`.
-    pub fn merge_tally(&mut self, column: usize, unit: i64, input_tallies: impl Iterator<Item = Tally>) {
+    /// Adds a partial state's tallies (its unit ids, per input their contributions and rows) to
+    /// this cell's column `column`.
+    pub fn merge_tallies(&mut self, column: usize, ids: &[i64], per_input: &[(&[f64], &[u32])]) {
         if let Column::Tallied(tallies) = &mut self.columns[column] {
-            tallies.add_tallies(unit, input_tallies);
-        }
-    }
-
-    /// Makes room in column `column` for `units` more units (from a partial state), at once
-    /// instead of doubling as they arrive.
-    pub fn reserve_tallies(&mut self, column: usize, units: usize) {
-        if let Column::Tallied(tallies) = &mut self.columns[column] {
-            tallies.reserve(units);
+            tallies.append(ids, per_input);
         }
     }
 

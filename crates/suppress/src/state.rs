@@ -90,7 +90,7 @@ pub(crate) fn states(cells: &[Cell], shape: &Shape) -> Vec<ArrayRef> {
                 arrays.push(u64s(|s| s.nonzero));
                 arrays.push(u64s(|s| s.nonzero_keys));
                 arrays.push(u64s(|s| s.excluded));
-                arrays.push(list_array::<Float64Type>(streams.iter().map(|s| s.top.clone())));
+                arrays.push(list_array::<Float64Type>(streams.iter().map(|s| &s.top[..])));
                 arrays.push(f64s(|s| s.total_abs));
                 arrays.push(f64s(|s| s.min));
                 arrays.push(f64s(|s| s.max));
@@ -126,23 +126,21 @@ pub(crate) fn states(cells: &[Cell], shape: &Shape) -> Vec<ArrayRef> {
         arrays.push(f64s(|t| t.max));
         arrays.push(f64s(|t| t.nonzero));
         arrays.push(Arc::new(BooleanArray::from_iter(totals.iter().map(|t| Some(t.two_valued)))));
-        arrays.push(list_array::<Float64Type>(totals.iter().map(|t| t.values.clone())));
+        arrays.push(list_array::<Float64Type>(totals.iter().map(|t| &t.values[..])));
         for c in 0..shape.entities.len() {
-            arrays.push(list_array::<Int64Type>(totals.iter().map(|t| t.value_ids[c].clone())));
+            arrays.push(list_array::<Int64Type>(totals.iter().map(|t| &t.value_ids[c][..])));
         }
     }
     arrays
 }
 
-/// One list per cell, in the list field layout of [`layout`].
-fn list_array<T: ArrowPrimitiveType>(lists: impl Iterator<Item = Vec<T::Native>>) -> ArrayRef {
-    let mut lengths = Vec::new();
-    let mut items = Vec::new();
-    for list in lists {
-        lengths.push(list.len());
-        items.extend(list);
-    }
-    flat_list_array::<T>(&lengths, items.into_iter())
+/// One list per cell, in the list field layout of [`layout`], copied once from the cells: the
+/// values a national quantile keeps are millions (with their unit ids, per unit column), and a
+/// clone of each list and a buffer between them and the list were two more copies to fault in.
+fn list_array<'a, T: ArrowPrimitiveType>(lists: impl Iterator<Item = &'a [T::Native]>) -> ArrayRef {
+    let lists: Vec<&[T::Native]> = lists.collect();
+    let lengths: Vec<usize> = lists.iter().map(|list| list.len()).collect();
+    flat_list_array::<T>(&lengths, lists.iter().flat_map(|list| list.iter().copied()))
 }
 
 /// One list per cell from the lists' lengths and all their items in order, written once into a
@@ -219,11 +217,7 @@ impl<'a> PartialStates<'a> {
                         )
                     })
                     .collect();
-                cell.reserve_tallies(c, ids.len());
-                for (i, id) in ids.values().iter().enumerate() {
-                    let tallies = per_input.iter().map(|(c, r)| Tally { contribution: c[i], rows: r[i] });
-                    cell.merge_tally(c, *id, tallies);
-                }
+                cell.merge_tallies(c, ids.values(), &per_input);
             }
         }
         for input in 0..shape.inputs() {
@@ -231,20 +225,25 @@ impl<'a> PartialStates<'a> {
             if rows.is_null(row) {
                 return;
             }
-            let mut other = Totals {
+            let other = Totals {
                 rows: rows.value(row),
                 sum: f64_at(next()),
                 min: f64_at(next()),
                 max: f64_at(next()),
                 nonzero: f64_at(next()),
                 two_valued: next().as_boolean().value(row),
-                values: f64_list(next()),
-                value_ids: Vec::with_capacity(shape.entities.len()),
+                values: Vec::new(),
+                value_ids: Vec::new(),
             };
-            for _ in 0..shape.entities.len() {
-                other.value_ids.push(next().as_list::<i32>().value(row).as_primitive::<Int64Type>().values().to_vec());
+            let totals = &mut cell.totals[input];
+            totals.merge(&other);
+            // The kept values and their unit ids straight from the lists, not through a copy.
+            let values = next().as_list::<i32>().value(row);
+            totals.values.extend_from_slice(values.as_primitive::<Float64Type>().values());
+            for ids in totals.value_ids.iter_mut() {
+                let list = next().as_list::<i32>().value(row);
+                ids.extend_from_slice(list.as_primitive::<Int64Type>().values());
             }
-            cell.totals[input].merge(&other);
         }
     }
 }
