@@ -188,7 +188,9 @@ impl Totals {
         self.two_valued &= v == self.nonzero;
     }
 
-    pub fn merge(&mut self, other: &Totals) {
+    /// Adds another part's counts, sum and extremes; not its kept values, which the caller
+    /// appends straight from where they travel (a partial state's lists), without a copy between.
+    pub fn merge_counts(&mut self, other: &Totals) {
         self.rows += other.rows;
         self.sum += other.sum;
         self.min = self.min.min(other.min);
@@ -196,10 +198,6 @@ impl Totals {
         self.two_valued &= other.two_valued;
         if !other.nonzero.is_nan() {
             self.see_value(other.nonzero);
-        }
-        self.values.extend_from_slice(&other.values);
-        for (mine, theirs) in self.value_ids.iter_mut().zip(&other.value_ids) {
-            mine.extend_from_slice(theirs);
         }
     }
 }

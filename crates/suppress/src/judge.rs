@@ -203,11 +203,10 @@ struct QuantileWindow {
 const FIRST_REACH: usize = 4_096;
 
 /// The cell's rows in order of value around a position: the rows at sorted positions
-/// `from..from + rows.len()`, and how many rows the cell has.
+/// `from..from + rows.len()`.
 struct SortedAround {
     from: usize,
     rows: Vec<usize>,
-    len: usize,
 }
 
 impl SortedAround {
@@ -238,7 +237,7 @@ impl QuantileWindow {
         if n == 0 {
             return None;
         }
-        let position = (fraction.clamp(0.0, 1.0) * (n - 1) as f64).round() as usize;
+        let position = position_of(fraction, n);
         let mut keyed: Vec<(f64, u32)> = cell.values.iter().enumerate().map(|(row, &v)| (v, row as u32)).collect();
         let mut reach = FIRST_REACH;
         loop {
@@ -258,7 +257,7 @@ impl QuantileWindow {
         threshold: usize,
         params: &SuppressionParams,
     ) -> Result<QuantileWindow, NoWindow> {
-        let n = sorted.len;
+        let n = cell.values.len();
         let mut counts: Vec<HashMap<i64, usize>> = vec![HashMap::default(); cell.value_ids.len()];
         let add = |at: usize, counts: &mut Vec<HashMap<i64, usize>>| -> Result<(), NoWindow> {
             let row = sorted.at(at).ok_or(NoWindow::NeedsReach)?;
@@ -327,7 +326,12 @@ fn sorted_around(cell: &Totals, keyed: &mut [(f64, u32)], position: usize, reach
     }
     let part = &mut keyed[from..=to];
     part.sort_unstable_by(order);
-    SortedAround { from, rows: part.iter().map(|&(_, row)| row as usize).collect(), len }
+    SortedAround { from, rows: part.iter().map(|&(_, row)| row as usize).collect() }
+}
+
+/// The sorted position a quantile's window grows from, among `n` rows.
+fn position_of(fraction: f64, n: usize) -> usize {
+    (fraction.clamp(0.0, 1.0) * (n - 1) as f64).round() as usize
 }
 
 /// The catalog's limits made stricter by `factor` (in (0.9, 1]).
@@ -471,7 +475,7 @@ mod tests {
         for fraction in [0.0, 0.02, 0.25, 0.5, 0.9, 1.0] {
             let window = QuantileWindow::around(&totals, fraction, 10, &params()).unwrap();
             let mut keyed: Vec<(f64, u32)> = totals.values.iter().enumerate().map(|(r, &v)| (v, r as u32)).collect();
-            let position = (fraction * (totals.values.len() - 1) as f64).round() as usize;
+            let position = position_of(fraction, totals.values.len());
             let everything = sorted_around(&totals, &mut keyed, position, usize::MAX);
             assert_eq!(everything.rows.len(), totals.values.len());
             let Ok(reference) = QuantileWindow::grow(&totals, &everything, position, 10, &params()) else {

@@ -236,8 +236,7 @@ impl<'a> PartialStates<'a> {
                 value_ids: Vec::new(),
             };
             let totals = &mut cell.totals[input];
-            totals.merge(&other);
-            // The kept values and their unit ids straight from the lists, not through a copy.
+            totals.merge_counts(&other);
             let values = next().as_list::<i32>().value(row);
             totals.values.extend_from_slice(values.as_primitive::<Float64Type>().values());
             for ids in totals.value_ids.iter_mut() {

@@ -74,25 +74,20 @@ impl Tallies {
     /// from each partition, on one core. The state's first unit joins the entry that arrived
     /// last when it is the same unit (a household two parts of the file share), as a row would.
     pub fn append(&mut self, ids: &[i64], per_input: &[(&[f64], &[u32])]) {
+        let Some((&first, rest)) = ids.split_first() else { return };
         self.reserve(ids.len());
         let tally =
             |at: usize, input: usize| Tally { contribution: per_input[input].0[at], rows: per_input[input].1[at] };
-        let mut from = 0;
-        if let (Some(first), Some(last)) = (ids.first(), self.ids.last())
-            && first == last
-        {
-            let entry = self.ids.len() - 1;
-            for input in 0..self.inputs {
-                self.tallies[entry * self.inputs + input].add(&tally(0, input));
-            }
-            from = 1;
+        let entry = self.entry(first);
+        for input in 0..self.inputs {
+            self.tallies[entry * self.inputs + input].add(&tally(0, input));
         }
-        if from == ids.len() {
+        if rest.is_empty() {
             return;
         }
         self.keys.clear();
-        self.ids.extend_from_slice(&ids[from..]);
-        for at in from..ids.len() {
+        self.ids.extend_from_slice(rest);
+        for at in 1..ids.len() {
             for input in 0..self.inputs {
                 self.tallies.push(tally(at, input));
             }
