@@ -10,16 +10,16 @@ use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use datafusion::arrow::array::{Array, ArrayRef, AsArray, BooleanArray, Float64Array, Int64Array, StructArray};
-use datafusion::arrow::buffer::BooleanBuffer;
-use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Fields, Float64Type, Int64Type};
+use datafusion::arrow::array::{ArrayRef, BooleanArray, Float64Array, StructArray};
+use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Fields};
 use datafusion::common::{ScalarValue, internal_err};
 use datafusion::error::Result;
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::{Accumulator, AggregateUDFImpl, EmitTo, GroupsAccumulator, Signature, Volatility};
 use zicht_catalog::{EntityType, SuppressionParams};
 
-use crate::cell::{Cell, Row, SCALE_CONTRIBUTORS, Shape, Summaries};
+use crate::batch::{Inputs, update};
+use crate::cell::{Cell, SCALE_CONTRIBUTORS, Shape, Summaries};
 use crate::judge::judge;
 use crate::noise::{CellKeyer, NoiseSeeds};
 use crate::state::{PartialStates, layout, states};
@@ -155,6 +155,11 @@ impl ProtectAggregate {
     pub fn question(&self) -> Option<&Question> {
         self.spec.question.as_ref()
     }
+
+    #[cfg(test)]
+    pub(crate) fn spec(&self) -> &Spec {
+        &self.spec
+    }
 }
 
 impl PartialEq for ProtectAggregate {
@@ -206,81 +211,6 @@ impl AggregateUDFImpl for ProtectAggregate {
             .map(|(suffix, data_type)| Arc::new(Field::new(format!("{}[{suffix}]", args.name), data_type, true)));
         Ok(fields.collect())
     }
-}
-
-/// The input columns of one batch: per input its values and which rows it includes, then unit
-/// ids.
-struct Inputs<'a> {
-    values: Vec<(&'a [f64], BooleanBuffer)>,
-    ids: Vec<&'a Int64Array>,
-}
-
-impl<'a> Inputs<'a> {
-    fn new(arrays: &'a [ArrayRef], inputs: usize) -> Result<Inputs<'a>> {
-        if arrays.len() < 2 * inputs {
-            return internal_err!("protect: {} arguments for {inputs} inputs", arrays.len());
-        }
-        let (pairs, ids) = arrays.split_at(2 * inputs);
-        let values = pairs
-            .chunks(2)
-            .map(|pair| {
-                let value = pair[0].as_primitive::<Float64Type>();
-                (value.values().as_ref(), included(value, pair[1].as_boolean()))
-            })
-            .collect();
-        Ok(Inputs { values, ids: ids.iter().map(|a| a.as_primitive::<Int64Type>()).collect() })
-    }
-
-    fn len(&self) -> usize {
-        self.ids.first().map_or_else(|| self.values.first().map_or(0, |v| v.0.len()), |a| a.len())
-    }
-
-    /// Row `row` into `values` and `ids`: an input's value when the row is included in it, each
-    /// unit column's id when not NULL.
-    fn read(&self, row: usize, values: &mut [Option<f64>], ids: &mut [Option<i64>]) {
-        for (slot, (value, included)) in values.iter_mut().zip(&self.values) {
-            *slot = included.value(row).then(|| value[row]);
-        }
-        for (slot, column) in ids.iter_mut().zip(&self.ids) {
-            *slot = column.is_valid(row).then(|| column.value(row));
-        }
-    }
-}
-
-/// The rows an input includes, for a whole batch at once: a NULL value or a flag that is false
-/// or NULL excludes the row.
-fn included(value: &Float64Array, flag: &BooleanArray) -> BooleanBuffer {
-    let mut included = flag.values().clone();
-    for validity in [flag.nulls(), value.nulls()].into_iter().flatten() {
-        included = &included & validity.inner();
-    }
-    included
-}
-
-/// Whether an aggregate's FILTER clause keeps the row (no clause keeps every row).
-fn passes(filter: Option<&BooleanArray>, row: usize) -> bool {
-    filter.is_none_or(|f| f.is_valid(row) && f.value(row))
-}
-
-/// Adds the rows of a batch (those that pass `filter`) to their cells.
-fn update(
-    spec: &Spec,
-    cells: &mut [Cell],
-    arrays: &[ArrayRef],
-    cell_of: impl Fn(usize) -> usize,
-    filter: Option<&BooleanArray>,
-) -> Result<()> {
-    let inputs = Inputs::new(arrays, spec.shape.inputs())?;
-    let mut values = vec![None; spec.shape.inputs()];
-    let mut ids = vec![None; spec.shape.entities.len()];
-    for row in 0..inputs.len() {
-        if !passes(filter, row) {
-            continue;
-        }
-        inputs.read(row, &mut values, &mut ids);
-        cells[cell_of(row)].update(&spec.shape, &spec.keyer, &Row { values: &values, ids: &ids });
-    }
-    Ok(())
 }
 
 /// The released values of `cells` as one struct array, counting each outcome for the audit log.
@@ -469,6 +399,8 @@ impl GroupsAccumulator for ProtectGroups {
 
 #[cfg(test)]
 mod tests {
+    use datafusion::arrow::array::{Array, AsArray, Int64Array};
+
     use super::*;
 
     /// A grouped count over persons (key) and households, with its accumulator.

@@ -213,6 +213,7 @@ pub(crate) struct Cell {
 }
 
 /// One row's inputs: per input the included value (None when excluded), per unit column the id.
+#[cfg(test)]
 pub(crate) struct Row<'a> {
     pub values: &'a [Option<f64>],
     pub ids: &'a [Option<i64>],
@@ -249,6 +250,9 @@ impl Cell {
         Cell { columns, totals: (0..inputs).map(|_| Totals::new(shape.entities.len())).collect() }
     }
 
+    /// Adds one row, a unit column and an input at a time: the definition of what a batch adds
+    /// ([`crate::batch::update`] adds whole columns, in the same order per cell).
+    #[cfg(test)]
     pub fn update(&mut self, shape: &Shape, keyer: &CellKeyer, row: &Row) {
         for ((column, id), entity) in self.columns.iter_mut().zip(row.ids).zip(&shape.entities) {
             let Some(id) = *id else { continue };
@@ -271,6 +275,36 @@ impl Cell {
                     value_ids.push(id.unwrap_or(NO_UNIT));
                 }
             }
+        }
+    }
+
+    /// Adds a row of a unit with key `key` to streamed column `column`: its value of input
+    /// `input`, None when the row is not included in it.
+    pub fn add_streamed(&mut self, column: usize, input: usize, key: u64, value: Option<f64>, top: usize) {
+        if let Column::Streamed(streams) = &mut self.columns[column] {
+            streams[input].add(key, value, top);
+        }
+    }
+
+    /// Adds a row of unit `id` to tallied column `column`: per input its value when included.
+    pub fn add_tallied(&mut self, column: usize, id: i64, values: &[Option<f64>]) {
+        if let Column::Tallied(tallies) = &mut self.columns[column] {
+            tallies.add_row(id, values);
+        }
+    }
+
+    /// Adds an included row's value to the totals of input `input`.
+    pub fn add_total(&mut self, input: usize, value: f64) {
+        self.totals[input].add(value);
+    }
+
+    /// Keeps an included row's value of input `input` for quantiles, with its id in each unit
+    /// column.
+    pub fn keep_value(&mut self, input: usize, value: f64, ids: impl Iterator<Item = i64>) {
+        let totals = &mut self.totals[input];
+        totals.values.push(value);
+        for (value_ids, id) in totals.value_ids.iter_mut().zip(ids) {
+            value_ids.push(id);
         }
     }
 

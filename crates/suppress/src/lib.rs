@@ -18,6 +18,7 @@
 
 mod access;
 mod aggregate;
+mod batch;
 mod cell;
 mod error;
 mod expression;
@@ -35,6 +36,7 @@ mod single_stage;
 mod state;
 mod table;
 mod tallies;
+mod unit_keys;
 mod untrusted;
 
 use std::sync::Arc;

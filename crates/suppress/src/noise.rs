@@ -18,6 +18,8 @@ use std::hash::Hasher;
 use siphasher::sip::SipHasher13;
 use zicht_catalog::EntityType;
 
+use crate::unit_keys;
+
 /// Keys units and draws noise with a secret; without it, the noise cannot be predicted.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct CellKeyer {
@@ -73,10 +75,13 @@ impl CellKeyer {
 
     /// The record key of one unit.
     pub fn unit_key(&self, entity: EntityType, id: i64) -> u64 {
-        let mut hasher = SipHasher13::new_with_keys(self.key0, self.key1);
-        hasher.write_u8(entity as u8);
-        hasher.write_i64(id);
-        hasher.finish()
+        unit_keys::unit_key(self.key0, self.key1, entity as u8, id)
+    }
+
+    /// The record keys of a column of units of one type, into `keys`: the same keys as
+    /// [`CellKeyer::unit_key`], computed several at a time.
+    pub(crate) fn unit_keys(&self, entity: EntityType, ids: &[i64], keys: &mut Vec<u64>) {
+        unit_keys::unit_keys(self.key0, self.key1, entity as u8, ids, keys)
     }
 
     /// A uniform number in [0, 1) from the secret, a purpose and seeds.

@@ -238,7 +238,7 @@ impl Tallies {
     pub fn settle(&mut self, entity: EntityType, keyer: &CellKeyer) {
         self.fold();
         if self.keys.len() != self.ids.len() {
-            self.keys = self.ids.iter().map(|&id| keyer.unit_key(entity, id)).collect();
+            keyer.unit_keys(entity, &self.ids, &mut self.keys);
         }
     }
 
