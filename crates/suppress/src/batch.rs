@@ -87,65 +87,80 @@ pub(crate) fn update(
 ) -> Result<()> {
     let inputs = Inputs::new(arrays, spec.shape.inputs())?;
     let rows = kept_rows(filter, inputs.len());
-    add_streamed_columns(spec, cells, &inputs, &rows, &cell_of);
-    add_tallied_columns(spec, cells, &inputs, &rows, &cell_of);
-    add_totals(spec, cells, &inputs, &rows, &cell_of);
+    let runs = runs(&rows, cell_of);
+    add_streamed_columns(spec, cells, &inputs, &runs);
+    add_tallied_columns(spec, cells, &inputs, &runs);
+    add_totals(spec, cells, &inputs, &runs);
     Ok(())
 }
 
+/// A stretch of consecutive kept rows of one cell.
+struct Run<'a> {
+    cell: usize,
+    rows: &'a [usize],
+}
+
+/// The kept rows in runs of one cell each, in order. Tables are mostly stored by region and
+/// households, so a run is often a long stretch of the batch (all of it for a national total),
+/// and a cell's summaries and tallies are looked up once a run instead of once a row.
+fn runs(rows: &[usize], cell_of: impl Fn(usize) -> usize) -> Vec<Run<'_>> {
+    let mut runs = Vec::new();
+    let mut start = 0;
+    let mut current = rows.first().map(|&row| cell_of(row));
+    for at in 1..=rows.len() {
+        let next = rows.get(at).map(|&row| cell_of(row));
+        if next != current {
+            if let Some(cell) = current {
+                runs.push(Run { cell, rows: &rows[start..at] });
+            }
+            (start, current) = (at, next);
+        }
+    }
+    runs
+}
+
 /// The unit columns with one row per unit: each row's key, and per input its value.
-fn add_streamed_columns(
-    spec: &Spec,
-    cells: &mut [Cell],
-    inputs: &Inputs,
-    rows: &[usize],
-    cell_of: &impl Fn(usize) -> usize,
-) {
+fn add_streamed_columns(spec: &Spec, cells: &mut [Cell], inputs: &Inputs, runs: &[Run]) {
     let shape = &spec.shape;
     let mut keys = Vec::new();
     for (column, ids) in inputs.ids.iter().enumerate().filter(|(column, _)| shape.streamed[*column]) {
         spec.keyer.unit_keys(shape.entities[column], ids.values(), &mut keys);
         for (input, (values, included)) in inputs.values.iter().enumerate() {
-            for &row in rows.iter().filter(|&&row| ids.is_valid(row)) {
-                let value = included.value(row).then(|| values[row]);
-                cells[cell_of(row)].add_streamed(column, input, keys[row], value, shape.top);
+            for run in runs {
+                let Some(stream) = cells[run.cell].streamed_mut(column, input) else { continue };
+                for &row in run.rows.iter().filter(|&&row| ids.is_valid(row)) {
+                    stream.add(keys[row], included.value(row).then(|| values[row]), shape.top);
+                }
             }
         }
     }
 }
 
 /// The unit columns with several rows per unit: a row adds to its unit's tally of every input.
-fn add_tallied_columns(
-    spec: &Spec,
-    cells: &mut [Cell],
-    inputs: &Inputs,
-    rows: &[usize],
-    cell_of: &impl Fn(usize) -> usize,
-) {
-    let tallied: Vec<(usize, &Int64Array)> =
-        inputs.ids.iter().copied().enumerate().filter(|(column, _)| !spec.shape.streamed[*column]).collect();
-    if tallied.is_empty() {
-        return;
-    }
+fn add_tallied_columns(spec: &Spec, cells: &mut [Cell], inputs: &Inputs, runs: &[Run]) {
     let mut values = vec![None; spec.shape.inputs()];
-    for &row in rows {
-        inputs.read_values(row, &mut values);
-        let cell = &mut cells[cell_of(row)];
-        for &(column, ids) in tallied.iter().filter(|(_, ids)| ids.is_valid(row)) {
-            cell.add_tallied(column, ids.value(row), &values);
+    for (column, ids) in inputs.ids.iter().enumerate().filter(|(column, _)| !spec.shape.streamed[*column]) {
+        for run in runs {
+            let Some(tallies) = cells[run.cell].tallies_mut(column) else { continue };
+            for &row in run.rows.iter().filter(|&&row| ids.is_valid(row)) {
+                inputs.read_values(row, &mut values);
+                tallies.add_row(ids.value(row), &values);
+            }
         }
     }
 }
 
 /// Per input, its included rows' values to their cells' totals (and kept, for quantiles).
-fn add_totals(spec: &Spec, cells: &mut [Cell], inputs: &Inputs, rows: &[usize], cell_of: &impl Fn(usize) -> usize) {
+fn add_totals(spec: &Spec, cells: &mut [Cell], inputs: &Inputs, runs: &[Run]) {
     for (input, (values, included)) in inputs.values.iter().enumerate() {
         let keeps_values = spec.shape.keeps_values[input];
-        for &row in rows.iter().filter(|&&row| included.value(row)) {
-            let cell = &mut cells[cell_of(row)];
-            cell.add_total(input, values[row]);
-            if keeps_values {
-                cell.keep_value(input, values[row], inputs.ids_of(row));
+        for run in runs {
+            let totals = &mut cells[run.cell].totals[input];
+            for &row in run.rows.iter().filter(|&&row| included.value(row)) {
+                totals.add(values[row]);
+                if keeps_values {
+                    totals.keep(values[row], inputs.ids_of(row));
+                }
             }
         }
     }

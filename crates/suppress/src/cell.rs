@@ -88,7 +88,8 @@ impl Default for Streamed {
 }
 
 impl Streamed {
-    fn add(&mut self, key: u64, value: Option<f64>, top: usize) {
+    /// Adds the row of a unit with key `key`: its value, None when the row is not included.
+    pub fn add(&mut self, key: u64, value: Option<f64>, top: usize) {
         let Some(v) = value else {
             self.excluded += 1;
             return;
@@ -170,12 +171,21 @@ impl Totals {
         }
     }
 
-    fn add(&mut self, v: f64) {
+    /// Adds an included row's value.
+    pub fn add(&mut self, v: f64) {
         self.rows += 1;
         self.sum += v;
         self.min = self.min.min(v);
         self.max = self.max.max(v);
         self.see_value(v);
+    }
+
+    /// Keeps an included row's value for quantiles, with its id in each unit column.
+    pub fn keep(&mut self, value: f64, ids: impl Iterator<Item = i64>) {
+        self.values.push(value);
+        for (value_ids, id) in self.value_ids.iter_mut().zip(ids) {
+            value_ids.push(id);
+        }
     }
 
     pub fn see_value(&mut self, v: f64) {
@@ -278,33 +288,19 @@ impl Cell {
         }
     }
 
-    /// Adds a row of a unit with key `key` to streamed column `column`: its value of input
-    /// `input`, None when the row is not included in it.
-    pub fn add_streamed(&mut self, column: usize, input: usize, key: u64, value: Option<f64>, top: usize) {
-        if let Column::Streamed(streams) = &mut self.columns[column] {
-            streams[input].add(key, value, top);
+    /// The running summaries of input `input` in streamed column `column`.
+    pub fn streamed_mut(&mut self, column: usize, input: usize) -> Option<&mut Streamed> {
+        match &mut self.columns[column] {
+            Column::Streamed(streams) => streams.get_mut(input),
+            Column::Tallied(_) => None,
         }
     }
 
-    /// Adds a row of unit `id` to tallied column `column`: per input its value when included.
-    pub fn add_tallied(&mut self, column: usize, id: i64, values: &[Option<f64>]) {
-        if let Column::Tallied(tallies) = &mut self.columns[column] {
-            tallies.add_row(id, values);
-        }
-    }
-
-    /// Adds an included row's value to the totals of input `input`.
-    pub fn add_total(&mut self, input: usize, value: f64) {
-        self.totals[input].add(value);
-    }
-
-    /// Keeps an included row's value of input `input` for quantiles, with its id in each unit
-    /// column.
-    pub fn keep_value(&mut self, input: usize, value: f64, ids: impl Iterator<Item = i64>) {
-        let totals = &mut self.totals[input];
-        totals.values.push(value);
-        for (value_ids, id) in totals.value_ids.iter_mut().zip(ids) {
-            value_ids.push(id);
+    /// The tallies of tallied column `column`.
+    pub fn tallies_mut(&mut self, column: usize) -> Option<&mut Tallies> {
+        match &mut self.columns[column] {
+            Column::Tallied(tallies) => Some(tallies),
+            Column::Streamed(_) => None,
         }
     }
 
