@@ -382,7 +382,7 @@ impl GroupsAccumulator for ProtectGroups {
 
     /// Each row as its own cell (DataFusion only asks when partial aggregation does not pay).
     fn convert_to_state(&self, arrays: &[ArrayRef], opt_filter: Option<&BooleanArray>) -> Result<Vec<ArrayRef>> {
-        let rows = Inputs::new(arrays, self.spec.shape.inputs())?.len();
+        let rows = Inputs::new(arrays, self.spec.shape.inputs())?.rows();
         let mut cells: Vec<Cell> = (0..rows).map(|_| Cell::new(&self.spec.shape)).collect();
         update(&self.spec, &mut cells, arrays, |row| row, opt_filter)?;
         Ok(states(&cells, &self.spec.shape))

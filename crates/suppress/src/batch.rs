@@ -41,7 +41,8 @@ impl<'a> Inputs<'a> {
         Ok(Inputs { values, ids: ids.iter().map(|a| a.as_primitive::<Int64Type>()).collect() })
     }
 
-    pub fn len(&self) -> usize {
+    /// The batch's number of rows.
+    pub fn rows(&self) -> usize {
         self.ids.first().map_or_else(|| self.values.first().map_or(0, |v| v.0.len()), |a| a.len())
     }
 
@@ -86,7 +87,7 @@ pub(crate) fn update(
     filter: Option<&BooleanArray>,
 ) -> Result<()> {
     let inputs = Inputs::new(arrays, spec.shape.inputs())?;
-    let rows = kept_rows(filter, inputs.len());
+    let rows = kept_rows(filter, inputs.rows());
     let runs = runs(&rows, cell_of);
     add_streamed_columns(spec, cells, &inputs, &runs);
     add_tallied_columns(spec, cells, &inputs, &runs);
@@ -217,7 +218,7 @@ mod tests {
         let mut by_row: Vec<Cell> = (0..5).map(|_| Cell::new(&spec.shape)).collect();
         let inputs = Inputs::new(&arrays, 3).unwrap();
         let mut values = vec![None; 3];
-        for row in kept_rows(Some(&filter), inputs.len()) {
+        for row in kept_rows(Some(&filter), inputs.rows()) {
             inputs.read_values(row, &mut values);
             let ids: Vec<Option<i64>> = inputs.ids.iter().map(|c| c.is_valid(row).then(|| c.value(row))).collect();
             by_row[cell_of(row)].update(&spec.shape, &spec.keyer, &Row { values: &values, ids: &ids });
