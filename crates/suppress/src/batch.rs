@@ -47,6 +47,7 @@ impl<'a> Inputs<'a> {
     }
 
     /// Row `row`'s value of each input into `values`: None where the row is not included.
+    #[cfg(test)]
     fn read_values(&self, row: usize, values: &mut [Option<f64>]) {
         for (slot, (value, included)) in values.iter_mut().zip(&self.values) {
             *slot = included.value(row).then(|| value[row]);
@@ -139,13 +140,10 @@ fn add_streamed_columns(spec: &Spec, cells: &mut [Cell], inputs: &Inputs, runs: 
 
 /// The unit columns with several rows per unit: a row adds to its unit's tally of every input.
 fn add_tallied_columns(spec: &Spec, cells: &mut [Cell], inputs: &Inputs, runs: &[Run]) {
-    let mut values = vec![None; spec.shape.inputs()];
     for (column, ids) in inputs.ids.iter().enumerate().filter(|(column, _)| !spec.shape.streamed[*column]) {
         for run in runs {
-            let Some(tallies) = cells[run.cell].tallies_mut(column) else { continue };
-            for &row in run.rows.iter().filter(|&&row| ids.is_valid(row)) {
-                inputs.read_values(row, &mut values);
-                tallies.add_row(ids.value(row), &values);
+            if let Some(tallies) = cells[run.cell].tallies_mut(column) {
+                tallies.add_rows(ids, run.rows, &inputs.values);
             }
         }
     }
