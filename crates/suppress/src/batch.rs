@@ -130,9 +130,8 @@ fn add_streamed_columns(spec: &Spec, cells: &mut [Cell], inputs: &Inputs, runs: 
         for (input, (values, included)) in inputs.values.iter().enumerate() {
             for run in runs {
                 let Some(stream) = cells[run.cell].streamed_mut(column, input) else { continue };
-                for &row in run.rows.iter().filter(|&&row| ids.is_valid(row)) {
-                    stream.add(keys[row], included.value(row).then(|| values[row]), shape.top);
-                }
+                let rows = run.rows.iter().filter(|&&row| ids.is_valid(row));
+                stream.add_rows(rows.map(|&row| (keys[row], included.value(row).then(|| values[row]))), shape.top);
             }
         }
     }
@@ -155,11 +154,10 @@ fn add_totals(spec: &Spec, cells: &mut [Cell], inputs: &Inputs, runs: &[Run]) {
         let keeps_values = spec.shape.keeps_values[input];
         for run in runs {
             let totals = &mut cells[run.cell].totals[input];
-            for &row in run.rows.iter().filter(|&&row| included.value(row)) {
-                totals.add(values[row]);
-                if keeps_values {
-                    totals.keep(values[row], inputs.ids_of(row));
-                }
+            let kept = || run.rows.iter().filter(|&&row| included.value(row));
+            totals.add_all(kept().map(|&row| values[row]));
+            if keeps_values {
+                kept().for_each(|&row| totals.keep(values[row], inputs.ids_of(row)));
             }
         }
     }

@@ -88,7 +88,38 @@ impl Default for Streamed {
 }
 
 impl Streamed {
+    /// Adds the rows of units in order, each its unit's key and its value (None when the row is
+    /// not included): what [`Streamed::add`] does a row at a time, with the running counts and
+    /// sums in locals for the whole run (often a whole batch), where they stay in registers.
+    pub fn add_rows(&mut self, rows: impl Iterator<Item = (u64, Option<f64>)>, top: usize) {
+        let (mut included, mut included_keys) = (self.included, self.included_keys);
+        let (mut nonzero, mut nonzero_keys) = (self.nonzero, self.nonzero_keys);
+        let mut excluded = self.excluded;
+        let (mut total_abs, mut min, mut max) = (self.total_abs, self.min, self.max);
+        for (key, value) in rows {
+            let Some(v) = value else {
+                excluded += 1;
+                continue;
+            };
+            included += 1;
+            included_keys = included_keys.wrapping_add(key);
+            if v != 0.0 {
+                nonzero += 1;
+                nonzero_keys = nonzero_keys.wrapping_add(key);
+            }
+            push_top(&mut self.top, v.abs(), top);
+            total_abs += v.abs();
+            min = min.min(v);
+            max = max.max(v);
+        }
+        (self.included, self.included_keys) = (included, included_keys);
+        (self.nonzero, self.nonzero_keys) = (nonzero, nonzero_keys);
+        self.excluded = excluded;
+        (self.total_abs, self.min, self.max) = (total_abs, min, max);
+    }
+
     /// Adds the row of a unit with key `key`: its value, None when the row is not included.
+    #[cfg(test)]
     pub fn add(&mut self, key: u64, value: Option<f64>, top: usize) {
         let Some(v) = value else {
             self.excluded += 1;
@@ -122,10 +153,20 @@ impl Streamed {
 }
 
 /// Keeps the `limit` largest values, descending.
+///
+/// The check whether `value` enters is inlined into the loops over millions of units, which it
+/// almost never does; the insertion is a call. (A call in every iteration made those loops keep
+/// their running sums in memory, since a call may change any floating-point register.)
+#[inline(always)]
 pub(crate) fn push_top(top: &mut Vec<f64>, value: f64, limit: usize) {
     if top.len() == limit && top.last().is_some_and(|&last| value <= last) {
         return;
     }
+    insert_top(top, value, limit);
+}
+
+#[inline(never)]
+fn insert_top(top: &mut Vec<f64>, value: f64, limit: usize) {
     let at = top.partition_point(|&t| t >= value);
     top.insert(at, value);
     top.truncate(limit);
@@ -171,7 +212,29 @@ impl Totals {
         }
     }
 
+    /// Adds included rows' values in order, as [`Totals::add`] does one at a time, with the running
+    /// counts and sums in locals.
+    pub fn add_all(&mut self, values: impl Iterator<Item = f64>) {
+        let (mut rows, mut sum, mut min, mut max) = (self.rows, self.sum, self.min, self.max);
+        let (mut nonzero, mut two_valued) = (self.nonzero, self.two_valued);
+        for v in values {
+            rows += 1;
+            sum += v;
+            min = min.min(v);
+            max = max.max(v);
+            if v != 0.0 {
+                if nonzero.is_nan() {
+                    nonzero = v;
+                }
+                two_valued &= v == nonzero;
+            }
+        }
+        (self.rows, self.sum, self.min, self.max) = (rows, sum, min, max);
+        (self.nonzero, self.two_valued) = (nonzero, two_valued);
+    }
+
     /// Adds an included row's value.
+    #[cfg(test)]
     pub fn add(&mut self, v: f64) {
         self.rows += 1;
         self.sum += v;
@@ -435,39 +498,49 @@ fn streamed_summaries(s: &Streamed) -> Summaries {
 }
 
 fn tallied_summaries(tallies: impl Iterator<Item = (u64, Tally)>, top: usize) -> Summaries {
-    let mut summary = ColumnSummary::default();
-    let mut contributors = [(0u64, 0u64); 3];
-    let mut count = |contributes: Contributes, key: u64| {
-        let (units, keys) = &mut contributors[contributes as usize];
-        *units += 1;
-        *keys = keys.wrapping_add(key);
-    };
+    // Running counts and sums in locals, not in the summary: a national cell has millions of
+    // units, and fields of a struct the loop also pushes into stay in memory, each addition
+    // waiting for the previous one's store.
+    let (mut seen, mut seen_keys) = (0u64, 0u64);
+    let (mut included, mut included_keys) = (0u64, 0u64);
+    let (mut nonzero, mut nonzero_keys) = (0u64, 0u64);
+    let (mut total_abs, mut total_rows) = (0.0, 0.0);
     let (mut low, mut high) = (f64::INFINITY, f64::NEG_INFINITY);
-    let mut top_rows = Vec::new();
+    let (mut top_values, mut top_rows) = (Vec::new(), Vec::new());
     for (key, tally) in tallies {
-        count(Contributes::Seen, key);
+        seen += 1;
+        seen_keys = seen_keys.wrapping_add(key);
         if tally.rows == 0 {
-            summary.complement += 1;
             continue;
         }
-        count(Contributes::Included, key);
-        if tally.contribution != 0.0 {
-            count(Contributes::Nonzero, key);
-            summary.with_nonzero += 1;
-        } else {
-            summary.with_zero += 1;
+        included += 1;
+        included_keys = included_keys.wrapping_add(key);
+        let contribution = tally.contribution;
+        if contribution != 0.0 {
+            nonzero += 1;
+            nonzero_keys = nonzero_keys.wrapping_add(key);
         }
-        let magnitude = tally.contribution.abs();
-        push_top(&mut summary.top, magnitude, top);
-        summary.total_abs += magnitude;
-        low = low.min(tally.contribution);
-        high = high.max(tally.contribution);
+        let magnitude = contribution.abs();
+        push_top(&mut top_values, magnitude, top);
+        total_abs += magnitude;
+        low = low.min(contribution);
+        high = high.max(contribution);
         push_top(&mut top_rows, f64::from(tally.rows), top);
-        summary.total_rows += f64::from(tally.rows);
+        total_rows += f64::from(tally.rows);
     }
-    summary.alike = summary.with_nonzero + summary.with_zero == 0 || alike(low, high);
-    summary.top_rows = top_rows;
-    per_way(&summary, contributors)
+    let summary = ColumnSummary {
+        contributors: 0,
+        contributor_keys: 0,
+        complement: seen - included,
+        with_nonzero: nonzero,
+        with_zero: included - nonzero,
+        top: top_values,
+        total_abs,
+        alike: included == 0 || alike(low, high),
+        top_rows,
+        total_rows,
+    };
+    per_way(&summary, [(seen, seen_keys), (included, included_keys), (nonzero, nonzero_keys)])
 }
 
 /// The summaries of one column, one per way of contributing: `summary` with each way's
