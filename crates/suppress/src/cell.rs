@@ -165,6 +165,7 @@ pub(crate) fn push_top(top: &mut Vec<f64>, value: f64, limit: usize) {
     insert_top(top, value, limit);
 }
 
+/// Inserts `value` into the descending `top` and drops what falls past `limit`.
 #[inline(never)]
 fn insert_top(top: &mut Vec<f64>, value: f64, limit: usize) {
     let at = top.partition_point(|&t| t >= value);
@@ -222,12 +223,7 @@ impl Totals {
             sum += v;
             min = min.min(v);
             max = max.max(v);
-            if v != 0.0 {
-                if nonzero.is_nan() {
-                    nonzero = v;
-                }
-                two_valued &= v == nonzero;
-            }
+            see_value(&mut nonzero, &mut two_valued, v);
         }
         (self.rows, self.sum, self.min, self.max) = (rows, sum, min, max);
         (self.nonzero, self.two_valued) = (nonzero, two_valued);
@@ -252,13 +248,7 @@ impl Totals {
     }
 
     pub fn see_value(&mut self, v: f64) {
-        if v == 0.0 {
-            return;
-        }
-        if self.nonzero.is_nan() {
-            self.nonzero = v;
-        }
-        self.two_valued &= v == self.nonzero;
+        see_value(&mut self.nonzero, &mut self.two_valued, v);
     }
 
     /// Adds another part's counts, sum and extremes; not its kept values, which the caller
@@ -273,6 +263,20 @@ impl Totals {
             self.see_value(other.nonzero);
         }
     }
+}
+
+/// Notes an included value in a total's first non-zero value and whether all are 0 or that value
+/// ([`Totals::nonzero`], [`Totals::two_valued`]); inlined into [`Totals::add_all`]'s loop, whose
+/// locals it takes.
+#[inline(always)]
+fn see_value(nonzero: &mut f64, two_valued: &mut bool, v: f64) {
+    if v == 0.0 {
+        return;
+    }
+    if nonzero.is_nan() {
+        *nonzero = v;
+    }
+    *two_valued &= v == *nonzero;
 }
 
 /// Stands for "no unit of this column" in a row's unit ids (a NULL id); no real id takes it.

@@ -137,10 +137,7 @@ impl Tallies {
     /// members arrive together), else a new one.
     #[inline(always)]
     fn entry(&mut self, id: i64) -> usize {
-        match self.ids.last() == Some(&id) {
-            true => self.ids.len() - 1,
-            false => self.new_entry(id),
-        }
+        if self.ids.last() == Some(&id) { self.ids.len() - 1 } else { self.new_entry(id) }
     }
 
     /// A new entry for unit `id`, folding first when the entries have doubled since the last fold.
