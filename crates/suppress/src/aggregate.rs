@@ -19,10 +19,11 @@ use datafusion::logical_expr::{Accumulator, AggregateUDFImpl, EmitTo, GroupsAccu
 use zicht_catalog::{EntityType, SuppressionParams};
 
 use crate::batch::{Inputs, update};
-use crate::cell::{Cell, SCALE_CONTRIBUTORS, Shape, Summaries};
+use crate::cell::{Cell, SCALE_CONTRIBUTORS, Shape};
 use crate::judge::judge;
 use crate::noise::{CellKeyer, NoiseSeeds};
 use crate::state::{PartialStates, layout, states};
+use crate::summary::Summaries;
 
 /// What one measure of the aggregation releases.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -258,8 +259,10 @@ impl Accumulator for ProtectAccumulator {
     }
 
     fn state(&mut self) -> Result<Vec<ScalarValue>> {
-        self.cell.fold();
-        let arrays = states(std::slice::from_ref(&self.cell), &self.spec.shape);
+        // Settled: folded, and keyed here, in parallel with the other partitions, not in the
+        // final phase on one core.
+        self.cell.settle(&self.spec.shape, &self.spec.keyer);
+        let arrays = states(std::slice::from_ref(&self.cell), &self.spec.shape)?;
         arrays.iter().map(|array| ScalarValue::try_from_array(array, 0)).collect()
     }
 
@@ -365,8 +368,8 @@ impl GroupsAccumulator for ProtectGroups {
 
     fn state(&mut self, emit_to: EmitTo) -> Result<Vec<ArrayRef>> {
         let mut cells = self.take(emit_to);
-        cells.iter_mut().for_each(Cell::fold);
-        Ok(states(&cells, &self.spec.shape))
+        cells.iter_mut().for_each(|cell| cell.settle(&self.spec.shape, &self.spec.keyer));
+        states(&cells, &self.spec.shape)
     }
 
     fn merge_batch(&mut self, arrays: &[ArrayRef], group_indices: &[usize], total_num_groups: usize) -> Result<()> {
@@ -385,7 +388,8 @@ impl GroupsAccumulator for ProtectGroups {
         let rows = Inputs::new(arrays, self.spec.shape.inputs())?.rows();
         let mut cells: Vec<Cell> = (0..rows).map(|_| Cell::new(&self.spec.shape)).collect();
         update(&self.spec, &mut cells, arrays, |row| row, opt_filter)?;
-        Ok(states(&cells, &self.spec.shape))
+        cells.iter_mut().for_each(|cell| cell.settle(&self.spec.shape, &self.spec.keyer));
+        states(&cells, &self.spec.shape)
     }
 
     fn size(&self) -> usize {

@@ -9,8 +9,9 @@ use datafusion::common::HashMap;
 use zicht_catalog::SuppressionParams;
 
 use crate::aggregate::{Measure, MeasureSpec, Spec};
-use crate::cell::{Cell, ColumnSummary, Contributes, NO_UNIT, SCALE_CONTRIBUTORS, Summaries, Totals, alike};
+use crate::cell::{Cell, NO_UNIT, SCALE_CONTRIBUTORS, Totals};
 use crate::noise::{NoiseSeeds, quantile_window_key, round_count, snap_up_125, unit_set_key};
+use crate::summary::{ColumnSummary, Contributes, Summaries, alike};
 
 /// The released value of measure `m` of a cell, or None when a rule suppresses it, from the
 /// summaries of each unit column for the measure's input.

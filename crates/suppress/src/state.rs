@@ -16,6 +16,7 @@ use datafusion::common::internal_err;
 use datafusion::error::Result;
 
 use crate::cell::{Cell, Column, Shape, Streamed, Tally, Totals};
+use crate::segments::Segment;
 
 /// The state fields of an aggregation: (name suffix, type), in the order of [`states`].
 pub(crate) fn layout(shape: &Shape) -> Vec<(String, DataType)> {
@@ -40,6 +41,7 @@ pub(crate) fn layout(shape: &Shape) -> Vec<(String, DataType)> {
             }
         } else {
             fields.push((format!("c{c}.ids"), list(DataType::Int64)));
+            fields.push((format!("c{c}.keys"), list(DataType::UInt64)));
             for input in 0..shape.inputs() {
                 fields.push((format!("c{c}.i{input}.contributions"), list(DataType::Float64)));
                 fields.push((format!("c{c}.i{input}.rows"), list(DataType::UInt32)));
@@ -65,8 +67,9 @@ pub(crate) fn layout(shape: &Shape) -> Vec<(String, DataType)> {
     fields
 }
 
-/// The partial states of `cells`, one row per cell.
-pub(crate) fn states(cells: &[Cell], shape: &Shape) -> Vec<ArrayRef> {
+/// The partial states of `cells`, one row per cell. The cells are settled: each unit of a tallied
+/// column travels once, with its key.
+pub(crate) fn states(cells: &[Cell], shape: &Shape) -> Result<Vec<ArrayRef>> {
     let mut arrays: Vec<ArrayRef> = Vec::new();
     let empty = Streamed::default();
     for (c, &streamed) in shape.streamed.iter().enumerate() {
@@ -96,22 +99,31 @@ pub(crate) fn states(cells: &[Cell], shape: &Shape) -> Vec<ArrayRef> {
                 arrays.push(f64s(|s| s.max));
             }
         } else {
-            let parts: Vec<(&[i64], &[Tally])> = cells
-                .iter()
-                .map(|cell| match &cell.columns[c] {
-                    Column::Tallied(tallies) => tallies.entries(),
-                    Column::Streamed(_) => (&[][..], &[][..]),
-                })
-                .collect();
-            let lengths: Vec<usize> = parts.iter().map(|(ids, _)| ids.len()).collect();
-            arrays.push(flat_list_array::<Int64Type>(&lengths, parts.iter().flat_map(|(ids, _)| ids.iter().copied())));
-            let inputs = shape.inputs();
+            let mut parts: Vec<(&[i64], &[Tally], &[u64])> = Vec::with_capacity(cells.len());
+            for cell in cells {
+                parts.push(match &cell.columns[c] {
+                    Column::Tallied(tallies) => match tallies.entries() {
+                        Some(entries) => entries,
+                        None => return internal_err!("protect: a partial state of a cell that has not settled"),
+                    },
+                    Column::Streamed(_) => (&[][..], &[][..], &[][..]),
+                });
+            }
+            let lengths: Vec<usize> = parts.iter().map(|(ids, _, _)| ids.len()).collect();
+            arrays.push(list_array::<Int64Type>(parts.iter().map(|(ids, _, _)| *ids)));
+            arrays.push(list_array::<UInt64Type>(parts.iter().map(|(_, _, keys)| *keys)));
+            let (inputs, units) = (shape.inputs(), lengths.iter().sum());
             for input in 0..inputs {
-                // Straight from the cells' tallies into the list's values: a national total holds
-                // millions of units, and every intermediate copy of them is memory to fault in.
-                let of = || parts.iter().flat_map(move |(_, t)| t.iter().skip(input).step_by(inputs));
-                arrays.push(flat_list_array::<Float64Type>(&lengths, of().map(|t| t.contribution)));
-                arrays.push(flat_list_array::<UInt32Type>(&lengths, of().map(|t| t.rows)));
+                // Straight from the cells' tallies into the list's values, a cell at a time: a
+                // national total holds millions of units, and every intermediate copy of them is
+                // memory to fault in.
+                let (mut contributions, mut rows) = (Vec::with_capacity(units), Vec::with_capacity(units));
+                for (_, tallies, _) in &parts {
+                    contributions.extend(tallies.chunks_exact(inputs).map(|unit| unit[input].contribution));
+                    rows.extend(tallies.chunks_exact(inputs).map(|unit| unit[input].rows));
+                }
+                arrays.push(list_of::<Float64Type>(&lengths, contributions));
+                arrays.push(list_of::<UInt32Type>(&lengths, rows));
             }
         }
     }
@@ -131,7 +143,7 @@ pub(crate) fn states(cells: &[Cell], shape: &Shape) -> Vec<ArrayRef> {
             arrays.push(list_array::<Int64Type>(totals.iter().map(|t| &t.value_ids[c][..])));
         }
     }
-    arrays
+    Ok(arrays)
 }
 
 /// One list per cell, in the list field layout of [`layout`], copied once from the cells: the
@@ -140,14 +152,15 @@ pub(crate) fn states(cells: &[Cell], shape: &Shape) -> Vec<ArrayRef> {
 fn list_array<'a, T: ArrowPrimitiveType>(lists: impl Iterator<Item = &'a [T::Native]>) -> ArrayRef {
     let lists: Vec<&[T::Native]> = lists.collect();
     let lengths: Vec<usize> = lists.iter().map(|list| list.len()).collect();
-    flat_list_array::<T>(&lengths, lists.iter().flat_map(|list| list.iter().copied()))
+    let mut values = Vec::with_capacity(lengths.iter().sum());
+    for list in &lists {
+        values.extend_from_slice(list);
+    }
+    list_of::<T>(&lengths, values)
 }
 
-/// One list per cell from the lists' lengths and all their items in order, written once into a
-/// buffer of the right size.
-fn flat_list_array<T: ArrowPrimitiveType>(lengths: &[usize], items: impl Iterator<Item = T::Native>) -> ArrayRef {
-    let mut values = Vec::with_capacity(lengths.iter().sum());
-    values.extend(items);
+/// One list per cell from the lists' lengths and all their items in order.
+fn list_of<T: ArrowPrimitiveType>(lengths: &[usize], values: Vec<T::Native>) -> ArrayRef {
     let field = Arc::new(Field::new_list_field(T::DATA_TYPE, true));
     let items = PrimitiveArray::<T>::new(values.into(), None);
     Arc::new(ListArray::new(field, OffsetBuffer::from_lengths(lengths.iter().copied()), Arc::new(items), None))
@@ -202,22 +215,20 @@ impl<'a> PartialStates<'a> {
                     }
                 }
             } else {
-                let ids = next().as_list::<i32>().value(row);
-                let ids = ids.as_primitive::<Int64Type>();
-                // Per input the unit's contributions and rows, read in place.
-                let lists: Vec<(ArrayRef, ArrayRef)> = (0..shape.inputs())
-                    .map(|_| (next().as_list::<i32>().value(row), next().as_list::<i32>().value(row)))
-                    .collect();
-                let per_input: Vec<(&[f64], &[u32])> = lists
-                    .iter()
-                    .map(|(c, r)| {
+                // Kept in the state's buffers, not copied (see `crate::segments`).
+                let ids = next().as_list::<i32>().value(row).as_primitive::<Int64Type>().values().clone();
+                let keys = next().as_list::<i32>().value(row).as_primitive::<UInt64Type>().values().clone();
+                let per_input = (0..shape.inputs())
+                    .map(|_| {
+                        let contributions = next().as_list::<i32>().value(row);
+                        let rows = next().as_list::<i32>().value(row);
                         (
-                            c.as_primitive::<Float64Type>().values().as_ref(),
-                            r.as_primitive::<UInt32Type>().values().as_ref(),
+                            contributions.as_primitive::<Float64Type>().values().clone(),
+                            rows.as_primitive::<UInt32Type>().values().clone(),
                         )
                     })
                     .collect();
-                cell.merge_tallies(c, ids.values(), &per_input);
+                cell.merge_tallies(c, Segment { ids, keys, per_input });
             }
         }
         for input in 0..shape.inputs() {
@@ -266,7 +277,7 @@ mod tests {
     #[test]
     fn partial_states_of_no_cells_keep_the_layout() {
         let shape = shape();
-        let empty = states(&[], &shape);
+        let empty = states(&[], &shape).unwrap();
         assert_eq!(empty.len(), layout(&shape).len());
         assert!(PartialStates::new(&empty, &shape).is_ok());
         assert!(empty.iter().all(|column| column.is_empty()));
@@ -282,14 +293,14 @@ mod tests {
             let ids = [Some(i), Some(100 + i / 2)];
             cell.update(&shape, &keyer, &Row { values: &values, ids: &ids });
         }
-        let arrays = states(std::slice::from_ref(&cell), &shape);
+        cell.settle(&shape, &keyer);
+        let arrays = states(std::slice::from_ref(&cell), &shape).unwrap();
         let mut merged = Cell::new(&shape);
         PartialStates::new(&arrays, &shape).unwrap().merge_into(&mut merged, &shape, 0);
-        cell.settle(&shape, &keyer);
         merged.settle(&shape, &keyer);
         for m in 0..2 {
             for c in 0..2 {
-                for contributes in [crate::cell::Contributes::Included, crate::cell::Contributes::Nonzero] {
+                for contributes in [crate::summary::Contributes::Included, crate::summary::Contributes::Nonzero] {
                     let a = cell.summary(&shape, c, m, contributes);
                     let b = merged.summary(&shape, c, m, contributes);
                     assert_eq!(

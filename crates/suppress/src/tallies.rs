@@ -11,6 +11,9 @@
 //!
 //! Judging reads each unit's key (its keyed hash, which seeds the noise) once per cell: the keys
 //! are computed when the cell settles, not once per measure and unit column.
+//!
+//! Partial states are kept where they arrived while they follow one another in id order
+//! ([`crate::segments`]), and appended only when they do not.
 
 use datafusion::arrow::array::{Array, Int64Array};
 use datafusion::arrow::buffer::BooleanBuffer;
@@ -18,6 +21,8 @@ use zicht_catalog::EntityType;
 
 use crate::cell::Tally;
 use crate::noise::CellKeyer;
+use crate::segments::{Chain, Segment};
+use crate::summary::{Summaries, tallied_summaries};
 
 /// Below this many entries a cell never folds before it settles: small cells sort once.
 const FOLD_FROM: usize = 256;
@@ -37,6 +42,11 @@ pub(crate) struct Tallies {
     folded: usize,
     /// The unit keys of the entries, once settled (empty before).
     keys: Vec<u64>,
+    /// Partial states not appended (yet): while there are no entries and every state arrived
+    /// ascending. Appended, in the order they arrived, as soon as that no longer holds.
+    segments: Vec<Segment>,
+    /// The segments' units in order, once settled, when their ranges follow one another.
+    chain: Option<Chain>,
 }
 
 /// Asks the CPU to bring `slice[at]` into the cache, without waiting for it.
@@ -57,12 +67,60 @@ fn prefetch<T>(slice: &[T], at: usize) {
 
 impl Tallies {
     pub fn new(inputs: usize) -> Tallies {
-        Tallies { inputs, ids: Vec::new(), tallies: Vec::new(), folded: 0, keys: Vec::new() }
+        Tallies {
+            inputs,
+            ids: Vec::new(),
+            tallies: Vec::new(),
+            folded: 0,
+            keys: Vec::new(),
+            segments: Vec::new(),
+            chain: None,
+        }
+    }
+
+    /// Adds a partial state: kept as it is while the states arrive ascending and there are no
+    /// entries (see [`crate::segments`]), else appended.
+    pub fn merge_state(&mut self, state: Segment) {
+        if state.ids.is_empty() {
+            return;
+        }
+        if self.ids.is_empty() && state.is_settled() {
+            self.chain = None;
+            self.segments.push(state);
+        } else {
+            self.append_segments();
+            self.append(&state.ids, &state.slices());
+        }
+    }
+
+    /// Adds a partial state by appending it, never kept where it arrived: what
+    /// [`Tallies::merge_state`] is compared with.
+    #[cfg(test)]
+    pub fn append_state(&mut self, state: &Segment) {
+        self.append_segments();
+        self.append(&state.ids, &state.slices());
+    }
+
+    /// Whether the units are read from the partial states where they arrived.
+    #[cfg(test)]
+    pub fn reads_in_place(&self) -> bool {
+        !self.segments.is_empty() && self.chain.is_some()
+    }
+
+    /// Appends the segments kept so far, in the order they arrived.
+    fn append_segments(&mut self) {
+        self.chain = None;
+        for segment in std::mem::take(&mut self.segments) {
+            self.append(&segment.ids, &segment.slices());
+        }
     }
 
     /// Adds one row of unit `id`: per input its value when the row is included.
     #[cfg(test)]
     pub fn add_row(&mut self, id: i64, values: &[Option<f64>]) {
+        if !self.segments.is_empty() {
+            self.append_segments();
+        }
         let entry = self.entry(id);
         for (tally, value) in self.tallies[entry * self.inputs..].iter_mut().zip(values) {
             if let Some(v) = value {
@@ -76,8 +134,9 @@ impl Tallies {
     /// Appended in bulk, not unit by unit: a national total receives millions of households
     /// from each partition, on one core. The state's first unit joins the entry that arrived
     /// last when it is the same unit (a household two parts of the file share), as a row would.
-    pub fn append(&mut self, ids: &[i64], per_input: &[(&[f64], &[u32])]) {
+    fn append(&mut self, ids: &[i64], per_input: &[(&[f64], &[u32])]) {
         let Some((&first, rest)) = ids.split_first() else { return };
+        debug_assert!(self.segments.is_empty());
         self.reserve(ids.len());
         let tally =
             |at: usize, input: usize| Tally { contribution: per_input[input].0[at], rows: per_input[input].1[at] };
@@ -119,6 +178,9 @@ impl Tallies {
     /// inhabitant count adds 17 million persons' households twice (per gemeente and national),
     /// and a call per row with its values staged as options first was pure overhead on that.
     pub fn add_rows(&mut self, ids: &Int64Array, rows: &[usize], inputs: &[(&[f64], BooleanBuffer)]) {
+        if !self.segments.is_empty() {
+            self.append_segments();
+        }
         let unit_of = ids.values();
         for &row in rows {
             if ids.is_null(row) {
@@ -160,6 +222,9 @@ impl Tallies {
     /// ascending already: then folding is one pass that compares neighbours, and nothing more
     /// when they all come after the folded ones, or a rotation when they all come before.
     pub fn fold(&mut self) {
+        if !self.segments.is_empty() {
+            self.append_segments();
+        }
         let folded = self.folded;
         if folded == self.ids.len() {
             return;
@@ -262,8 +327,17 @@ impl Tallies {
         self.tallies = tallies;
     }
 
-    /// Folds the entries and keys each unit once, before the cell is judged.
+    /// Folds the entries and keys each unit once, before the cell is judged: the segments read
+    /// in place when they follow one another, else appended and folded.
     pub fn settle(&mut self, entity: EntityType, keyer: &CellKeyer) {
+        if !self.segments.is_empty() {
+            if self.chain.is_none() {
+                self.chain = Chain::of(&self.segments, self.inputs);
+            }
+            if self.chain.is_some() {
+                return;
+            }
+        }
         self.fold();
         if self.keys.len() != self.ids.len() {
             keyer.unit_keys(entity, &self.ids, &mut self.keys);
@@ -272,23 +346,38 @@ impl Tallies {
 
     /// Whether every unit has one entry and its key: what judging needs.
     pub fn is_settled(&self) -> bool {
+        if !self.segments.is_empty() {
+            return self.chain.is_some();
+        }
         self.folded == self.ids.len() && self.keys.len() == self.ids.len()
     }
 
-    /// Per unit of a settled column its key and its tally of input `input`.
-    pub fn units(&self, input: usize) -> impl Iterator<Item = (u64, Tally)> + '_ {
+    /// The summaries of input `input` over the units of a settled column.
+    pub fn summaries(&self, input: usize, top: usize) -> Summaries {
+        match &self.chain {
+            Some(chain) if !self.segments.is_empty() => chain.summaries(&self.segments, input, top),
+            _ => tallied_summaries(self.units(input), top),
+        }
+    }
+
+    /// Per unit of a settled column (with no segments) its key and its tally of input `input`.
+    fn units(&self, input: usize) -> impl Iterator<Item = (u64, Tally)> + '_ {
         self.keys.iter().enumerate().map(move |(unit, &key)| (key, self.tallies[unit * self.inputs + input]))
     }
 
-    /// The entries as unit ids and their tallies (not necessarily one per unit): a partial state.
-    pub fn entries(&self) -> (&[i64], &[Tally]) {
-        (&self.ids, &self.tallies)
+    /// The entries as unit ids, their tallies and their keys: a partial state, of a settled
+    /// column with no segments; None otherwise.
+    pub fn entries(&self) -> Option<(&[i64], &[Tally], &[u64])> {
+        let settled = self.segments.is_empty() && self.is_settled();
+        settled.then_some((&self.ids, &self.tallies, &self.keys))
     }
 
     pub fn size(&self) -> usize {
         self.ids.capacity() * size_of::<i64>()
             + self.tallies.capacity() * size_of::<Tally>()
             + self.keys.capacity() * size_of::<u64>()
+            + self.segments.iter().map(Segment::size).sum::<usize>()
+            + self.chain.as_ref().map_or(0, Chain::size)
     }
 }
 
@@ -336,7 +425,7 @@ mod tests {
         tallies.settle(EntityType::Huishouden, &keyer);
         assert!(tallies.is_settled());
         let distinct: std::collections::HashSet<i64> = rows.iter().map(|r| r.0).collect();
-        assert_eq!(tallies.entries().0.len(), distinct.len());
+        assert_eq!(tallies.entries().unwrap().0.len(), distinct.len());
         for measure in 0..2 {
             assert_eq!(totals(&tallies, measure), by_map(&rows, &keyer, measure));
         }
@@ -370,7 +459,7 @@ mod tests {
                 tallies.add_row(*id, values);
             }
             tallies.settle(EntityType::Huishouden, &keyer);
-            let ids = tallies.entries().0;
+            let ids = tallies.entries().unwrap().0;
             assert!(ids.windows(2).all(|pair| pair[0] < pair[1]));
             for measure in 0..2 {
                 assert_eq!(totals(&tallies, measure), by_map(&rows, &keyer, measure));
@@ -394,7 +483,7 @@ mod tests {
         };
         let merge = |tallies: &mut Tallies, part: &Tallies| {
             // As a partial state travels: per input a list of contributions and one of rows.
-            let (ids, entries) = part.entries();
+            let (ids, entries) = (&part.ids[..], &part.tallies[..]);
             let lists: Vec<(Vec<f64>, Vec<u32>)> = (0..2)
                 .map(|input| entries.iter().skip(input).step_by(2).map(|t| (t.contribution, t.rows)).unzip())
                 .collect();
@@ -410,7 +499,7 @@ mod tests {
                     merge(&mut tallies, &part(parts[at]));
                 }
                 tallies.settle(EntityType::Huishouden, &keyer);
-                assert!(tallies.entries().0.windows(2).all(|pair| pair[0] < pair[1]), "{splits:?} {order:?}");
+                assert!(tallies.entries().unwrap().0.windows(2).all(|pair| pair[0] < pair[1]), "{splits:?} {order:?}");
                 for measure in 0..2 {
                     assert_eq!(totals(&tallies, measure), by_map(&rows, &keyer, measure), "{splits:?} {order:?}");
                 }
@@ -423,7 +512,7 @@ mod tests {
         let mut tallies = Tallies::new(1);
         for r in 0..100_000i64 {
             tallies.add_row(r % 1_000, &[Some(1.0)]);
-            assert!(tallies.entries().0.len() <= FOLD_FROM.max(2 * 1_000) + 1);
+            assert!(tallies.ids.len() <= FOLD_FROM.max(2 * 1_000) + 1);
         }
     }
 
