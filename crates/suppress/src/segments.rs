@@ -80,10 +80,9 @@ struct Piece {
 #[derive(Debug, Clone)]
 pub(crate) struct Chain {
     pieces: Vec<Piece>,
-    /// The units neighbouring segments share: their ids and keys, and per input their tallies
-    /// added up in arrival order.
-    shared_ids: Vec<i64>,
-    shared_keys: Vec<u64>,
+    /// The units neighbouring segments share: the first (segment, position) each was seen at,
+    /// for its id and key, and per input their tallies added up in arrival order.
+    shared_at: Vec<(usize, usize)>,
     shared: Vec<Vec<Tally>>,
 }
 
@@ -98,12 +97,7 @@ impl Chain {
         if order.windows(2).any(|pair| segments[pair[0]].last() > segments[pair[1]].first()) {
             return None;
         }
-        let mut chain = Chain {
-            pieces: Vec::new(),
-            shared_ids: Vec::new(),
-            shared_keys: Vec::new(),
-            shared: vec![Vec::new(); inputs],
-        };
+        let mut chain = Chain { pieces: Vec::new(), shared_at: Vec::new(), shared: vec![Vec::new(); inputs] };
         // The last unit seen and the (segment, position) places it was seen at: it is complete
         // once a segment starts with another unit.
         let mut pending: Option<(i64, Vec<(usize, usize)>)> = None;
@@ -149,9 +143,8 @@ impl Chain {
                     }
                     shared.push(sum);
                 }
-                self.shared_ids.push(segments[first].ids[at]);
-                self.shared_keys.push(segments[first].keys[at]);
-                let from = self.shared_ids.len() - 1;
+                self.shared_at.push((first, at));
+                let from = self.shared_at.len() - 1;
                 Piece { source: Source::Shared, from, to: from + 1 }
             }
         };
@@ -182,7 +175,7 @@ impl Chain {
                     running.add_units(keys.zip(tallies), top);
                 }
                 Source::Shared => {
-                    let keys = self.shared_keys[piece.from..piece.to].iter().copied();
+                    let keys = self.shared_at[piece.from..piece.to].iter().map(|&(s, at)| segments[s].keys[at]);
                     running.add_units(keys.zip(self.shared[input][piece.from..piece.to].iter().copied()), top)
                 }
             }
@@ -195,15 +188,14 @@ impl Chain {
     pub fn ids<'a>(&'a self, segments: &'a [Segment]) -> Vec<i64> {
         let ids = |piece: &Piece| match piece.source {
             Source::Segment(s) => segments[s].ids[piece.from..piece.to].to_vec(),
-            Source::Shared => self.shared_ids[piece.from..piece.to].to_vec(),
+            Source::Shared => self.shared_at[piece.from..piece.to].iter().map(|&(s, at)| segments[s].ids[at]).collect(),
         };
         self.pieces.iter().flat_map(ids).collect()
     }
 
     pub fn size(&self) -> usize {
         self.pieces.capacity() * size_of::<Piece>()
-            + self.shared_ids.capacity() * size_of::<i64>()
-            + self.shared_keys.capacity() * size_of::<u64>()
+            + self.shared_at.capacity() * size_of::<(usize, usize)>()
             + self.shared.iter().map(|s| s.capacity() * size_of::<Tally>()).sum::<usize>()
     }
 }

@@ -88,14 +88,12 @@ impl Tallies {
             self.chain = None;
             self.segments.push(state);
         } else {
-            self.append_segments();
-            self.append(&state.ids, &state.slices());
+            self.append_state(&state);
         }
     }
 
-    /// Adds a partial state by appending it, never kept where it arrived: what
-    /// [`Tallies::merge_state`] is compared with.
-    #[cfg(test)]
+    /// Adds a partial state by appending it (after the segments kept so far), never kept where
+    /// it arrived.
     pub fn append_state(&mut self, state: &Segment) {
         self.append_segments();
         self.append(&state.ids, &state.slices());
@@ -107,8 +105,13 @@ impl Tallies {
         !self.segments.is_empty() && self.chain.is_some()
     }
 
-    /// Appends the segments kept so far, in the order they arrived.
+    /// Appends the segments kept so far, in the order they arrived: before anything else is
+    /// added, and when they do not follow one another.
+    #[inline(always)]
     fn append_segments(&mut self) {
+        if self.segments.is_empty() {
+            return;
+        }
         self.chain = None;
         for segment in std::mem::take(&mut self.segments) {
             self.append(&segment.ids, &segment.slices());
@@ -118,9 +121,7 @@ impl Tallies {
     /// Adds one row of unit `id`: per input its value when the row is included.
     #[cfg(test)]
     pub fn add_row(&mut self, id: i64, values: &[Option<f64>]) {
-        if !self.segments.is_empty() {
-            self.append_segments();
-        }
+        self.append_segments();
         let entry = self.entry(id);
         for (tally, value) in self.tallies[entry * self.inputs..].iter_mut().zip(values) {
             if let Some(v) = value {
@@ -178,9 +179,7 @@ impl Tallies {
     /// inhabitant count adds 17 million persons' households twice (per gemeente and national),
     /// and a call per row with its values staged as options first was pure overhead on that.
     pub fn add_rows(&mut self, ids: &Int64Array, rows: &[usize], inputs: &[(&[f64], BooleanBuffer)]) {
-        if !self.segments.is_empty() {
-            self.append_segments();
-        }
+        self.append_segments();
         let unit_of = ids.values();
         for &row in rows {
             if ids.is_null(row) {
@@ -222,9 +221,7 @@ impl Tallies {
     /// ascending already: then folding is one pass that compares neighbours, and nothing more
     /// when they all come after the folded ones, or a rotation when they all come before.
     pub fn fold(&mut self) {
-        if !self.segments.is_empty() {
-            self.append_segments();
-        }
+        self.append_segments();
         let folded = self.folded;
         if folded == self.ids.len() {
             return;
