@@ -131,6 +131,22 @@ impl World {
         Ok(cell.map(|text| text.parse::<f64>().unwrap_or(f64::NAN)))
     }
 
+    /// The single numeric value of `sql` in one session after the statements `settings` (SETs).
+    pub async fn value_after(
+        &self,
+        level: AccessLevel,
+        user: &str,
+        settings: &[String],
+        sql: &str,
+    ) -> Result<Option<f64>, Verdict> {
+        let session = self.engine.session_at(user, level);
+        for setting in settings {
+            session.sql(setting).await.map_err(stopped)?.collect().await.map_err(stopped)?;
+        }
+        let batches = session.sql(sql).await.map_err(stopped)?.collect().await.map_err(stopped)?;
+        Ok(first_number(&rows::text_rows(&batches)))
+    }
+
     /// All rows, or the verdict of the refusal.
     pub async fn rows(&self, level: AccessLevel, user: &str, sql: &str) -> Result<Rows, Verdict> {
         self.run(level, user, sql).await.map_err(stopped)

@@ -16,6 +16,7 @@ pub fn attacks() -> Vec<Attack> {
         attack!(f, no_op_padding_averages_out),
         attack!(f, count_minus_count_of_a_column),
         attack!(f, repeating_a_query_averages_out),
+        attack!(f, repartitioning_redraws_the_noise),
     ]
 }
 
@@ -182,4 +183,23 @@ async fn repeating_a_query_averages_out(w: &World, level: AccessLevel) -> Verdic
         }
     }
     Verdict::Defended("repeats get the same answer".into())
+}
+
+/// A session may set how many partitions a query runs on and how large its batches are, which
+/// decides how many partial states a national total merges and where a household is cut between
+/// two of them. If the answer changed with the setting, each setting would be a fresh draw.
+async fn repartitioning_redraws_the_noise(w: &World, level: AccessLevel) -> Verdict {
+    let sql = "SELECT sum(inkomen) FROM basis.persoon";
+    let mut answers = Vec::new();
+    for (partitions, batch) in [(1, 8192), (2, 8192), (3, 1000), (7, 333), (16, 4096)] {
+        let settings = [
+            format!("SET datafusion.execution.target_partitions = {partitions}"),
+            format!("SET datafusion.execution.batch_size = {batch}"),
+        ];
+        answers.push(ask!(w.value_after(level, "a9", &settings, sql)));
+    }
+    if answers.iter().any(|answer| answer != &answers[0]) {
+        return Verdict::Disclosed(format!("the partitioning changed the answer: {answers:?}"));
+    }
+    Verdict::Defended("every partitioning gets the same answer".into())
 }
