@@ -5,6 +5,9 @@
 //! `zicht-bench soak` runs `zicht serve` under concurrent wire clients for a long run (saved and
 //! ad-hoc queries, cancels, reconnects) and reports errors, latency, memory and the audit log.
 //!
+//! `zicht-bench fuzz` feeds a `zicht serve` process mutated protocol messages and abandoned
+//! handshakes, and checks that it answers, stays up, frees its slots and keeps its memory.
+//!
 //! `zicht-bench report` turns those files and the peers' (benches/peers/peers.py: DuckDB and
 //! PostgreSQL on the same data) into benches/README.md with tables and SVG charts.
 //! benches/run.sh does all of it in one command.
@@ -16,6 +19,7 @@
 
 mod charts;
 mod concurrency;
+mod fuzz;
 mod report;
 mod results;
 mod soak;
@@ -40,6 +44,8 @@ enum Command {
     Report(ReportArgs),
     /// Run `zicht serve` under concurrent clients for a long time: errors, latency, memory, audit.
     Soak(SoakArgs),
+    /// Feed `zicht serve` mutated protocol messages and abandoned handshakes (bounded, not in CI).
+    Fuzz(FuzzArgs),
 }
 
 /// How a query is run.
@@ -98,18 +104,25 @@ pub struct RunArgs {
     pub concurrency_seconds: f64,
 }
 
+/// The `zicht serve` process a wire run starts, and where its data lives.
 #[derive(clap::Args, Debug)]
-pub struct SoakArgs {
-    #[arg(long, default_value_t = 0.1)]
-    pub scale: f64,
-    #[arg(long, default_value_t = 42)]
-    pub seed: u64,
+pub struct ServerArgs {
     /// Where datasets live (`s<scale>-seed<seed>`); generated when missing.
     #[arg(long, default_value = "target/bench-data")]
     pub data_root: PathBuf,
     /// The server binary, run as `zicht serve` in its own process.
     #[arg(long, default_value = "target/release/zicht")]
     pub server: PathBuf,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct SoakArgs {
+    #[arg(long, default_value_t = 0.1)]
+    pub scale: f64,
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    #[command(flatten)]
+    pub target: ServerArgs,
     #[arg(long, default_value_t = 16)]
     pub clients: usize,
     /// How long the clients run, in seconds.
@@ -125,6 +138,34 @@ pub struct SoakArgs {
     #[arg(long, default_value = "benches/adhoc")]
     pub adhoc: PathBuf,
     /// Where the JSON result goes (`soak-scale-<scale>.json`).
+    #[arg(long, default_value = "benches/results")]
+    pub output: PathBuf,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct FuzzArgs {
+    /// Mutated cases (each one to four messages, or a startup packet).
+    #[arg(long, default_value_t = 10_000)]
+    pub cases: u64,
+    /// Connections abandoned during their handshake.
+    #[arg(long, default_value_t = 1_000)]
+    pub handshakes: u64,
+    /// The server's connection limit; every slot must be free again after the handshakes.
+    #[arg(long, default_value_t = 40)]
+    pub max_connections: usize,
+    /// Cases run at once.
+    #[arg(long, default_value_t = 16)]
+    pub concurrency: usize,
+    /// Seconds of silence after which a case is waiting for bytes it announced.
+    #[arg(long, default_value_t = 2.0)]
+    pub read_timeout: f64,
+    /// Seed of the mutations (the same seed, the same cases).
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// The fuzz runs on the scale 0.01 data, seed 42.
+    #[command(flatten)]
+    pub target: ServerArgs,
+    /// Where the JSON result goes (`fuzz-wire.json`).
     #[arg(long, default_value = "benches/results")]
     pub output: PathBuf,
 }
@@ -147,6 +188,7 @@ fn main() {
             Command::Run(args) => suite::run(args).await,
             Command::Report(args) => report::write(&args),
             Command::Soak(args) => soak::run(args).await,
+            Command::Fuzz(args) => fuzz::run(args).await,
         }
     });
     if let Err(error) = result {

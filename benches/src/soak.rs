@@ -55,14 +55,14 @@ struct SoakReport {
 }
 
 pub async fn run(args: SoakArgs) -> BenchResult<()> {
-    let data = dataset(&args.data_root, args.scale, args.seed)?;
+    let data = dataset(&args.target.data_root, args.scale, args.seed)?;
     let statements = statements(&args.adhoc)?;
     let work = PathBuf::from("target/soak");
     std::fs::create_dir_all(&work)?;
     let audit = work.join("audit.jsonl");
     let _ = std::fs::remove_file(&audit);
     let port = free_port()?;
-    let mut server = start_server(&args.server, &data, port, &audit, &work)?;
+    let mut server = start_server(&args.target.server, &data, port, &audit, &work, &[])?;
     let outcome = soak(&args, port, server.id(), statements).await;
     let server_exit = stop_server(&mut server);
     let (tallies, rss, seconds) = outcome?;
@@ -90,11 +90,19 @@ fn statements(adhoc: &Path) -> BenchResult<Vec<String>> {
     Ok(saved.chain(adhoc_queries(adhoc)?.into_iter().map(|q| q.sql)).collect())
 }
 
-fn free_port() -> BenchResult<u16> {
+pub(crate) fn free_port() -> BenchResult<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
-fn start_server(binary: &Path, data: &Path, port: u16, audit: &Path, work: &Path) -> BenchResult<Child> {
+/// `zicht serve` on `data` with an audit log, its output in `work/server.log`, and `extra` arguments.
+pub(crate) fn start_server(
+    binary: &Path,
+    data: &Path,
+    port: u16,
+    audit: &Path,
+    work: &Path,
+    extra: &[&str],
+) -> BenchResult<Child> {
     if !binary.is_file() {
         return Err(format!("no server binary at {} (cargo build --release -p zicht-cli)", binary.display()).into());
     }
@@ -104,6 +112,7 @@ fn start_server(binary: &Path, data: &Path, port: u16, audit: &Path, work: &Path
         .arg(data)
         .arg("--audit-log")
         .arg(audit)
+        .args(extra)
         .env("ZICHT_SECRET_KEY", "zicht-soak-secret-not-for-deployments")
         .env("XDG_DATA_HOME", work)
         .stdout(log.try_clone()?)
@@ -114,7 +123,7 @@ fn start_server(binary: &Path, data: &Path, port: u16, audit: &Path, work: &Path
 }
 
 /// SIGTERM, then the grace period; what the process exited with.
-fn stop_server(server: &mut Child) -> String {
+pub(crate) fn stop_server(server: &mut Child) -> String {
     let _ = Command::new("kill").args(["-TERM", &server.id().to_string()]).status();
     let deadline = Instant::now() + Duration::from_secs(60);
     while Instant::now() < deadline {
@@ -131,7 +140,7 @@ async fn connect(port: u16) -> BenchResult<Client> {
     connect_loopback(port, "soak").await
 }
 
-async fn wait_for_server(port: u16) -> BenchResult<()> {
+pub(crate) async fn wait_for_server(port: u16) -> BenchResult<()> {
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
         match connect(port).await {

@@ -13,9 +13,11 @@ use zicht_catalog::{Catalog, TableDef};
 use zicht_suppress::{AccessLevel, SuppressionLayer};
 
 use crate::budget::QueryBudget;
+use crate::checked_arithmetic::CheckedArithmetic;
 use crate::checked_constants::CheckedConstants;
 use crate::error::{EngineError, Result};
 use crate::options::{EngineOptions, ProtectionMode};
+use crate::scalar_subqueries::ScalarSubqueries;
 use crate::session::Session;
 use crate::views::SavedView;
 
@@ -78,7 +80,11 @@ impl Engine {
             Some(secret) => {
                 (protect(&base, secret, AccessLevel::Untrusted), protect(&base, secret, AccessLevel::Trusted))
             }
-            None => (base.clone(), base),
+            None => {
+                let unprotected =
+                    SessionStateBuilder::new_from_existing(base).with_analyzer_rule(Arc::new(ScalarSubqueries)).build();
+                (unprotected.clone(), unprotected)
+            }
         };
         let saved_views = crate::views::register(&trusted, zicht.as_ref(), options.saved_queries).await?;
         Ok(Engine {
@@ -200,11 +206,18 @@ pub fn default_memory_limit() -> usize {
 }
 
 /// `base` with the suppression layer of `level`: its analyzer rule after type coercion, its guard
-/// after every other physical optimizer rule.
+/// after every other physical optimizer rule. Integer arithmetic of plans that read no protected
+/// table is checked first, while it is still in the planner's projections and filters (DataFusion
+/// then moves projections into the scans).
 fn protect(base: &SessionState, secret: &str, level: AccessLevel) -> SessionState {
     let layer = SuppressionLayer::new(secret.as_bytes(), level);
+    let mut physical_rules = base.physical_optimizers().to_vec();
+    physical_rules.insert(0, Arc::new(CheckedArithmetic));
     SessionStateBuilder::new_from_existing(base.clone())
         .with_analyzer_rule(layer.analyzer_rule())
+        // After the layer's rule, which refuses subqueries that select protected rows.
+        .with_analyzer_rule(Arc::new(ScalarSubqueries))
+        .with_physical_optimizer_rules(physical_rules)
         .with_physical_optimizer_rule(layer.single_stage())
         .with_physical_optimizer_rule(layer.physical_guard())
         .build()

@@ -76,7 +76,7 @@ impl EngineError {
             root if data_exception(root).is_some() => data_exception_error(root),
             root => {
                 let message = strip_datafusion_prefix(&root.to_string());
-                let sqlstate = setting_sqlstate(&message).unwrap_or_else(|| planning_sqlstate(&message));
+                let sqlstate = front_end_sqlstate(&message).unwrap_or_else(|| planning_sqlstate(&message));
                 EngineError::Plan { sqlstate, message }
             }
         }
@@ -93,7 +93,7 @@ impl EngineError {
             root if data_exception(root).is_some() => data_exception_error(root),
             root => {
                 let message = strip_datafusion_prefix(&root.to_string());
-                match setting_sqlstate(&message) {
+                match front_end_sqlstate(&message) {
                     Some(sqlstate) => EngineError::Plan { sqlstate, message },
                     None => EngineError::Execution(message),
                 }
@@ -140,16 +140,24 @@ fn data_exception(root: &DataFusionError) -> Option<&'static str> {
         .map(|(_, sqlstate)| *sqlstate)
 }
 
-/// A front end's settings functions (`current_setting()`, `set_config()`) fail with PostgreSQL's
-/// messages; these are their codes, wherever the function is evaluated.
-const SETTING_ERRORS: &[(&str, &str)] = &[
-    ("unrecognized configuration parameter", "42704"),
-    ("permission denied to set parameter", "42501"),
-    ("invalid value for parameter", "22023"),
+/// A front end's functions fail with PostgreSQL's messages (the settings functions
+/// `current_setting()` and `set_config()`, and oid-alias casts of unknown names); these are their
+/// codes, wherever the function is evaluated: how each message starts, and ends.
+const FRONT_END_ERRORS: &[(&str, &str, &str)] = &[
+    ("unrecognized configuration parameter", "", "42704"),
+    ("permission denied to set parameter", "", "42501"),
+    ("invalid value for parameter", "", "22023"),
+    ("relation \"", "\" does not exist", "42P01"),
+    ("type \"", "\" does not exist", "42704"),
+    ("function \"", "\" does not exist", "42883"),
+    ("schema \"", "\" does not exist", "3F000"),
 ];
 
-fn setting_sqlstate(message: &str) -> Option<&'static str> {
-    SETTING_ERRORS.iter().find(|(start, _)| message.starts_with(start)).map(|(_, sqlstate)| *sqlstate)
+fn front_end_sqlstate(message: &str) -> Option<&'static str> {
+    FRONT_END_ERRORS
+        .iter()
+        .find(|(start, end, _)| message.starts_with(start) && message.ends_with(end))
+        .map(|(_, _, sqlstate)| *sqlstate)
 }
 
 /// Fragments of DataFusion's messages for errors caused by a value, in order, with PostgreSQL's
@@ -310,6 +318,16 @@ mod tests {
     fn missing_tables_map_to_undefined_table() {
         let error = DataFusionError::Plan("table 'zicht.basis.nope' not found".into());
         assert_eq!(EngineError::from_planning(error).sqlstate(), "42P01");
+    }
+
+    #[test]
+    fn unknown_names_of_oid_alias_casts_get_postgresql_codes() {
+        let failed = |m: &str| EngineError::from_execution(DataFusionError::Execution(m.into()), false).sqlstate();
+        assert_eq!(failed("relation \"nosuch_table\" does not exist"), "42P01");
+        assert_eq!(failed("type \"nosuch\" does not exist"), "42704");
+        assert_eq!(failed("schema \"nosuch\" does not exist"), "3F000");
+        assert_eq!(failed("function \"nosuch\" does not exist"), "42883");
+        assert_eq!(failed("relation \"x\" is something else"), "XX000");
     }
 
     #[test]

@@ -30,13 +30,16 @@
 mod audit;
 mod bounded_strings;
 mod budget;
+mod checked_arithmetic;
 mod checked_constants;
 mod engine;
 mod error;
 pub mod limits;
 mod options;
+mod scalar_subqueries;
 pub mod secret;
 mod session;
+mod subquery_value;
 mod views;
 
 pub use audit::{AuditEvent, AuditSink, JsonLinesAudit, Outcome, fingerprint, restore_budget};

@@ -35,6 +35,7 @@ pub fn install(engine: Engine) -> zicht_engine::Result<Engine> {
         ctx.register_udf(quote_literal_udf());
         ctx.register_udf(crate::json_build_object::json_build_object_udf());
         ctx.register_udf(crate::format::format_udf());
+        ctx.register_udf(crate::reg_cast::existing_oid_udf());
         for function in crate::privileges::functions() {
             ctx.register_udf(function);
         }

@@ -2,16 +2,12 @@
 //! send are answered here, per connection; everything else is planned by the engine (which
 //! refuses changes and protects results).
 
-use std::ops::ControlFlow;
-
-use datafusion::sql::sqlparser::ast::visit_expressions_mut;
 use datafusion::sql::sqlparser::ast::{
     CloseCursor, CopyLegacyCsvOption, CopyLegacyOption, CopyOption, CopySource, CopyTarget, DiscardObject, Expr,
     FetchDirection, Ident, ObjectName, Query, Reset, Set, SetExpr, Statement, TableFactor, TableWithJoins, Value,
 };
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
 use datafusion::sql::sqlparser::parser::Parser;
-use datafusion_pg_catalog::sql::PostgresCompatibilityParser;
 
 use zicht_engine::StatementLimits;
 use zicht_engine::limits::on_parser_stack;
@@ -85,6 +81,12 @@ impl Command {
     }
 }
 
+/// Parses a query string into commands (see [`crate::compat`] for what it does to the statements).
+/// Recurses as deep as the statements nest: call it through [`parse_bounded`].
+fn parse(sql: &str) -> WireResult<Vec<Command>> {
+    crate::compat::parse_statements(sql)?.into_iter().map(classify).collect()
+}
+
 /// [`parse`] within the session's limits: the text's size is checked first, then it is parsed,
 /// rewritten and measured on the parser stack, where a statement nested too deeply is also
 /// dropped (see `zicht_engine::limits`).
@@ -100,50 +102,6 @@ pub async fn parse_bounded(sql: &str, limits: StatementLimits) -> WireResult<Vec
         Ok(commands)
     })
     .await?
-}
-
-/// Parses a query string (one or more statements) with the PostgreSQL compatibility rewrites that
-/// let client tools' catalog queries run on DataFusion. Recurses as deep as the statements nest:
-/// call it through [`parse_bounded`].
-fn parse(sql: &str) -> WireResult<Vec<Command>> {
-    let parser = PostgresCompatibilityParser::new();
-    let statements = match parser.parse(sql) {
-        Ok(statements) => statements,
-        // The rewrites only ever help; report errors as plain PostgreSQL parsing sees them.
-        Err(_) => Parser::parse_sql(&PostgreSqlDialect {}, sql)
-            .map_err(|e| WireError::Engine(zicht_engine::EngineError::Syntax(e.to_string())))?,
-    };
-    let mut statements = statements;
-    rewrite_like_escapes(&mut statements);
-    statements.into_iter().map(classify).collect()
-}
-
-/// DataFusion's LIKE escapes with a backslash only; SQLAlchemy's inspector writes
-/// `LIKE 'pg/_' || '%' ESCAPE '/'`. The pattern is rewritten to the backslash form it means:
-/// backslashes doubled, `//` a literal slash, `/x` an escaped x.
-fn rewrite_like_escapes(statements: &mut Vec<Statement>) {
-    let _ = visit_expressions_mut(statements, |expr| {
-        if let Expr::Like { pattern, escape_char, .. } | Expr::ILike { pattern, escape_char, .. } = expr
-            && let Some(escape) = escape_char.as_ref().and_then(|v| v.value.clone().into_string())
-            && escape != "\\"
-            && let Some(rewritten) = backslash_pattern(pattern, &escape)
-        {
-            **pattern = rewritten;
-            *escape_char = None;
-        }
-        ControlFlow::<()>::Continue(())
-    });
-}
-
-fn backslash_pattern(pattern: &Expr, escape: &str) -> Option<Expr> {
-    let doubled = format!("replace(({pattern}), '\\', '\\\\')");
-    let text = match escape.chars().collect::<Vec<_>>().as_slice() {
-        [] => doubled,
-        ['\''] => return None,
-        [e] => format!("replace(replace(replace({doubled}, '{e}{e}', chr(1)), '{e}', '\\'), chr(1), '{e}')"),
-        _ => return None,
-    };
-    Parser::new(&PostgreSqlDialect {}).try_with_sql(&text).ok()?.parse_expr().ok()
 }
 
 fn classify(statement: Statement) -> WireResult<Command> {

@@ -23,6 +23,7 @@
 
 mod catalog;
 mod command;
+mod compat;
 pub mod config;
 mod connection;
 mod conversation;
@@ -35,6 +36,7 @@ mod handler;
 mod json_build_object;
 mod names;
 mod privileges;
+mod reg_cast;
 mod running;
 pub mod scram;
 mod server;

@@ -5,7 +5,9 @@
 
 use datafusion::common::Column;
 use datafusion::logical_expr::{LogicalPlan, LogicalPlanBuilder, col};
-use datafusion::sql::sqlparser::ast::{Expr, SelectItem, SetExpr, Statement};
+use datafusion::sql::sqlparser::ast::{
+    Expr, Function, FunctionArg, FunctionArgExpr, FunctionArguments, Query, SelectItem, SetExpr, Statement,
+};
 
 /// Renames the plan's output columns that the query left unaliased, when the names PostgreSQL
 /// would give are unique; otherwise the plan is returned as it is.
@@ -33,6 +35,10 @@ pub fn with_postgres_names(statement: &Statement, plan: LogicalPlan) -> LogicalP
 /// The names of a plain SELECT's columns, or None for anything else (wildcards, set operations).
 fn postgres_names(statement: &Statement) -> Option<Vec<String>> {
     let Statement::Query(query) = statement else { return None };
+    query_names(query)
+}
+
+fn query_names(query: &Query) -> Option<Vec<String>> {
     let SetExpr::Select(select) = query.body.as_ref() else { return None };
     select
         .projection
@@ -49,11 +55,25 @@ fn expression_name(expr: &Expr) -> String {
     match expr {
         Expr::Identifier(ident) => ident.value.clone(),
         Expr::CompoundIdentifier(parts) => parts.last().map_or_else(unnamed, |p| p.value.clone()),
+        Expr::Function(function) if function.name.to_string() == crate::reg_cast::NAME => oid_alias_name(function),
         Expr::Function(function) => {
             function.name.0.last().map_or_else(unnamed, |p| p.to_string().trim_matches('"').to_ascii_lowercase())
         }
         Expr::Cast { expr, .. } | Expr::Nested(expr) => expression_name(expr),
         Expr::Case { .. } => "case".to_string(),
+        // A scalar subquery is named after its column.
+        Expr::Subquery(query) => query_names(query).and_then(|names| names.into_iter().next()).unwrap_or_else(unnamed),
+        _ => unnamed(),
+    }
+}
+
+/// A checked `'name'::regclass` is named after its type, as PostgreSQL names a cast of a literal.
+fn oid_alias_name(function: &Function) -> String {
+    let FunctionArguments::List(list) = &function.args else { return unnamed() };
+    match list.args.first() {
+        Some(FunctionArg::Unnamed(FunctionArgExpr::Expr(Expr::Value(value)))) => {
+            value.value.clone().into_string().unwrap_or_else(unnamed)
+        }
         _ => unnamed(),
     }
 }
@@ -95,5 +115,10 @@ mod tests {
         // Names PostgreSQL would repeat are left as DataFusion gives them.
         assert_eq!(names("SELECT sum(a), sum(b) FROM t").await, ["sum(t.a)", "sum(t.b)"]);
         assert_eq!(names("SELECT * FROM t").await, ["a", "b"]);
+        // A scalar subquery after its column, as PostgreSQL names it.
+        assert_eq!(
+            names("SELECT (SELECT max(a) FROM t), (SELECT b AS x FROM t LIMIT 1), (SELECT 1) FROM t").await,
+            ["max", "x", "?column?"]
+        );
     }
 }
