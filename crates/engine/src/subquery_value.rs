@@ -10,7 +10,7 @@
 use std::sync::{Arc, LazyLock};
 
 use datafusion::arrow::array::{Array, AsArray};
-use datafusion::arrow::compute::cast;
+use datafusion::arrow::compute::{cast, is_null, nullif};
 use datafusion::arrow::datatypes::{DataType, Int64Type};
 use datafusion::common::{ScalarValue, exec_err};
 use datafusion::error::Result;
@@ -67,13 +67,8 @@ impl ScalarUDFImpl for SubqueryValue {
             return exec_err!("Scalar subquery returned more than one row");
         }
         let mut values = Arc::clone(found_rows.column(0));
-        if let Some(nulls) = found_rows.nulls().filter(|nulls| nulls.null_count() > 0) {
-            values = datafusion::arrow::compute::nullif(
-                &values,
-                &datafusion::arrow::array::BooleanArray::from(
-                    (0..nulls.len()).map(|row| Some(nulls.is_null(row))).collect::<Vec<_>>(),
-                ),
-            )?;
+        if found_rows.null_count() > 0 {
+            values = nullif(&values, &is_null(found_rows)?)?;
         }
         match found {
             ColumnarValue::Scalar(_) => Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(&values, 0)?)),

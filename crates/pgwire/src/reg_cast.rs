@@ -16,8 +16,8 @@ use datafusion::common::{exec_err, plan_err};
 use datafusion::error::Result;
 use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility};
 use datafusion::sql::sqlparser::ast::{
-    DataType as SqlType, Expr, Function, FunctionArg, FunctionArgExpr, FunctionArgumentList, FunctionArguments, Ident,
-    ObjectName, Statement, Value, visit_expressions_mut,
+    Expr, Function, FunctionArg, FunctionArgExpr, FunctionArgumentList, FunctionArguments, Ident, ObjectName,
+    Statement, Value, visit_expressions_mut,
 };
 
 pub const NAME: &str = "zicht_existing_oid";
@@ -27,11 +27,13 @@ pub fn check_reg_casts(statements: &mut [Statement]) -> bool {
     let mut found = false;
     // Post-order: the wrapped cast is not visited again.
     let mut check = |expr: &mut Expr| {
-        if let Some((alias, message)) = missing_name_message(expr) {
+        if let Some((alias, name)) = oid_cast_of_name(expr)
+            && let Some(kind) = missing_kind(&alias)
+        {
+            let message = format!("{kind} \"{name}\" does not exist");
             let cast = std::mem::replace(expr, Expr::Value(Value::Null.into()));
-            let text = |text: String| Expr::Value(Value::SingleQuotedString(text).into());
             let oid = match alias.as_str() {
-                "regclass" => catalog_first(cast),
+                "regclass" => catalog_first(cast, &name),
                 _ => cast,
             };
             *expr = call(NAME, vec![text(alias), text(message), oid]);
@@ -45,47 +47,47 @@ pub fn check_reg_casts(statements: &mut [Statement]) -> bool {
     found
 }
 
-/// The oid alias and PostgreSQL's message for a missing name, when `expr` is a cast of a name
-/// (not a number) to an oid alias.
-fn missing_name_message(expr: &Expr) -> Option<(String, String)> {
+/// The oid alias (lowercased, without `pg_catalog.`) and the name, when `expr` casts a name (not
+/// a number) to a type.
+fn oid_cast_of_name(expr: &Expr) -> Option<(String, String)> {
     let Expr::Cast { expr: operand, data_type, .. } = expr else { return None };
     let Expr::Value(value) = operand.as_ref() else { return None };
     let Value::SingleQuotedString(name) = &value.value else { return None };
     if !name.is_empty() && name.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    let alias = oid_alias(data_type)?;
-    let kind = match alias.as_str() {
-        "regclass" => "relation",
-        "regtype" => "type",
-        "regproc" => "function",
-        "regnamespace" => "schema",
-        _ => return None,
-    };
-    Some((alias.clone(), format!("{kind} \"{name}\" does not exist")))
+    let alias = data_type.to_string().to_ascii_lowercase();
+    let alias = alias.strip_prefix("pg_catalog.").unwrap_or(&alias).to_string();
+    Some((alias, name.clone()))
+}
+
+/// What PostgreSQL's message calls a missing name of this oid alias; None for other types.
+fn missing_kind(alias: &str) -> Option<&'static str> {
+    match alias {
+        "regclass" => Some("relation"),
+        "regtype" => Some("type"),
+        "regproc" => Some("function"),
+        "regnamespace" => Some("schema"),
+        _ => None,
+    }
 }
 
 /// An unqualified relation name is looked up in pg_catalog first, as PostgreSQL's search path
 /// always begins there (pgjdbc asks for `'pg_class'::regclass`); the compatibility parser looks in
 /// the current schema only.
-fn catalog_first(cast: Expr) -> Expr {
-    let Expr::Cast { expr: operand, .. } = &cast else { return cast };
-    let Expr::Value(value) = operand.as_ref() else { return cast };
-    let Value::SingleQuotedString(name) = &value.value else { return cast };
+fn catalog_first(cast: Expr, name: &str) -> Expr {
     if name.contains('.') || name.contains('"') {
         return cast;
     }
     let mut in_catalog = cast.clone();
     if let Expr::Cast { expr, .. } = &mut in_catalog {
-        **expr = Expr::Value(Value::SingleQuotedString(format!("pg_catalog.{name}")).into());
+        **expr = text(format!("pg_catalog.{name}"));
     }
     call("coalesce", vec![in_catalog, cast])
 }
 
-/// The lowercased type name without `pg_catalog.`.
-fn oid_alias(data_type: &SqlType) -> Option<String> {
-    let name = data_type.to_string().to_ascii_lowercase();
-    Some(name.strip_prefix("pg_catalog.").unwrap_or(&name).to_string())
+fn text(text: String) -> Expr {
+    Expr::Value(Value::SingleQuotedString(text).into())
 }
 
 fn call(name: &str, args: Vec<Expr>) -> Expr {
