@@ -10,8 +10,8 @@
 //! each already, but for a unit two neighbouring states share (a household cut in two by the
 //! partitioning). A [`Chain`] then reads the states in their Arrow buffers and adds up only the
 //! shared units, in the order the states arrived, as appending them did. States whose ranges
-//! overlap (owners, who arrive in any order) are appended and folded as before
-//! ([`crate::tallies::Tallies`]).
+//! overlap (owners, who arrive in any order) are merged into one cell's tallies in one pass that
+//! takes the smallest next id of all of them, keys included ([`crate::tallies::Tallies`]).
 
 use datafusion::arrow::buffer::ScalarBuffer;
 
@@ -39,7 +39,7 @@ impl Segment {
     }
 
     #[inline(always)]
-    fn tally(&self, input: usize, at: usize) -> Tally {
+    pub fn tally(&self, input: usize, at: usize) -> Tally {
         let (contributions, rows) = &self.per_input[input];
         Tally { contribution: contributions[at], rows: rows[at] }
     }
@@ -284,15 +284,19 @@ mod tests {
     }
 
     #[test]
-    fn states_that_overlap_are_appended() {
+    fn states_that_overlap_are_merged_as_appending_them_adds_up() {
         let keyer = CellKeyer::new(b"s");
-        // Owners, who arrive in any order: every state spans nearly all ids.
+        // Owners, who arrive in any order: every state spans nearly all ids, and many units are
+        // in two or three states, with tenths (the order they are added in shows in the last bit).
         let rows: Vec<(i64, [Option<f64>; 2])> =
-            (0..6_000i64).map(|r| ((r * 7_919) % 5_000, [Some(1.0), Some(r as f64 * 0.1)])).collect();
-        let states: Vec<Segment> = rows.chunks(2_000).map(|part| state_of(part, &keyer)).collect();
-        let (kept, appended) = merged(&states, &[0, 1, 2], &keyer);
-        assert!(!kept.reads_in_place());
-        assert_eq!(summaries(&kept), summaries(&appended));
+            (0..9_000i64).map(|r| ((r * 7_919) % 4_000, [Some(1.0), Some(r as f64 * 0.1)])).collect();
+        let states: Vec<Segment> = rows.chunks(3_000).map(|part| state_of(part, &keyer)).collect();
+        for order in [[0, 1, 2], [0, 2, 1], [1, 0, 2], [1, 2, 0], [2, 0, 1], [2, 1, 0]] {
+            let (kept, appended) = merged(&states, &order, &keyer);
+            assert!(!kept.reads_in_place());
+            assert_eq!(format!("{:?}", kept.entries()), format!("{:?}", appended.entries()), "{order:?}");
+            assert_eq!(summaries(&kept), summaries(&appended), "{order:?}");
+        }
     }
 
     #[test]

@@ -13,7 +13,7 @@
 //! are computed when the cell settles, not once per measure and unit column.
 //!
 //! Partial states are kept where they arrived while they follow one another in id order
-//! ([`crate::segments`]), and appended only when they do not.
+//! ([`crate::segments`]), and merged in one pass when they do not (each is sorted already).
 
 use datafusion::arrow::array::{Array, Int64Array};
 use datafusion::arrow::buffer::BooleanBuffer;
@@ -324,6 +324,62 @@ impl Tallies {
         self.tallies = tallies;
     }
 
+    /// Merges the kept segments, whose ranges overlap (owners, in any order), into the entries:
+    /// each is settled (ascending, one entry per unit, keyed), so one pass that takes the
+    /// smallest next id of all of them gives the entries in order, with their keys.
+    ///
+    /// Appending them and folding did the same with a radix sort of all their units and a merge
+    /// that read each unit's tallies at a random place: on one core, after the parallel phase,
+    /// for the millions of owners of a national dwelling count. A unit several segments have is
+    /// added up in the order they arrived (ties go to the earlier segment), as folding adds it.
+    fn merge_segments(&mut self) {
+        debug_assert!(self.ids.is_empty() && self.segments.iter().all(Segment::is_settled));
+        let segments = std::mem::take(&mut self.segments);
+        self.chain = None;
+        let inputs = self.inputs;
+        let units: usize = segments.iter().map(|segment| segment.ids.len()).sum();
+        let (mut ids, mut keys) = (Vec::with_capacity(units), Vec::with_capacity(units));
+        let mut tallies: Vec<Tally> = Vec::with_capacity(units * inputs);
+        // Per segment still to be read: its position and its next id.
+        let mut heads: Vec<(usize, usize)> = (0..segments.len()).map(|s| (s, 0)).collect();
+        while let Some(next) = Self::smallest_head(&segments, &heads) {
+            let (s, at) = heads[next];
+            let segment = &segments[s];
+            let id = segment.ids[at];
+            if ids.last() == Some(&id) {
+                let start = tallies.len() - inputs;
+                for (input, tally) in tallies[start..].iter_mut().enumerate() {
+                    tally.add(&segment.tally(input, at));
+                }
+            } else {
+                ids.push(id);
+                keys.push(segment.keys[at]);
+                tallies.extend((0..inputs).map(|input| segment.tally(input, at)));
+            }
+            if at + 1 == segment.ids.len() {
+                heads.remove(next);
+            } else {
+                heads[next].1 = at + 1;
+            }
+        }
+        self.folded = ids.len();
+        (self.ids, self.keys, self.tallies) = (ids, keys, tallies);
+    }
+
+    /// Which of `heads` (segment, position) has the smallest id; the first such (the earliest
+    /// segment) on a tie.
+    #[inline(always)]
+    fn smallest_head(segments: &[Segment], heads: &[(usize, usize)]) -> Option<usize> {
+        let id = |head: usize| segments[heads[head].0].ids[heads[head].1];
+        let mut smallest = 0;
+        for head in 1..heads.len() {
+            if id(head) < id(smallest) {
+                smallest = head;
+            }
+        }
+        (!heads.is_empty()).then_some(smallest)
+    }
+
     /// Folds the entries and keys each unit once, before the cell is judged: the segments read
     /// in place when they follow one another, else appended and folded.
     pub fn settle(&mut self, entity: EntityType, keyer: &CellKeyer) {
@@ -334,6 +390,7 @@ impl Tallies {
             if self.chain.is_some() {
                 return;
             }
+            self.merge_segments();
         }
         self.fold();
         if self.keys.len() != self.ids.len() {
