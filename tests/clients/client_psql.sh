@@ -101,6 +101,17 @@ t_information_schema_views() {
     echo "$(wc -l <<<"$out") views in drugs"
 }
 
+t_information_schema_columns() {
+    # Grafana's query builder and Metabase's sync read types from here: PostgreSQL's type names
+    # and udt names, positions from 1 (what PostgreSQL 15 answers for a table of this shape).
+    local out
+    out=$(q -c "SELECT ordinal_position, column_name, data_type, udt_name FROM information_schema.columns WHERE table_schema = 'basis' AND table_name = 'woning' AND column_name IN ('woning_id', 'bu_code', 'woz_waarde') ORDER BY 1") \
+        || { echo "$out"; return 1; }
+    local expected=$'1|woning_id|bigint|int8\n2|bu_code|text|text\n4|woz_waarde|double precision|float8'
+    [ "$out" = "$expected" ] || { echo "expected $(tr '\n' ' ' <<<"$expected"), got $(tr '\n' ' ' <<<"$out")"; return 1; }
+    echo "types and positions as PostgreSQL's"
+}
+
 t_list_functions() {
     local out
     out=$(q -c '\df') || { echo "$out"; return 1; }
@@ -219,6 +230,7 @@ check list-views t_list_views
 check saved-query-views t_saved_query_views
 check describe-view t_describe_view
 check information-schema-views t_information_schema_views
+check information-schema-columns t_information_schema_columns
 check list-functions t_list_functions
 check aggregate t_aggregate
 check row-level-refused t_row_level_refused

@@ -34,6 +34,7 @@ mod checked_arithmetic;
 mod checked_constants;
 mod engine;
 mod error;
+mod information_schema;
 pub mod limits;
 mod options;
 mod scalar_subqueries;

@@ -126,7 +126,8 @@ impl Session {
     }
 
     /// Plans a parsed statement on the planner stack ([`on_planner_stack`]).
-    async fn plan_parsed(&self, statement: DFStatement) -> Result<LogicalPlan> {
+    async fn plan_parsed(&self, mut statement: DFStatement) -> Result<LogicalPlan> {
+        crate::information_schema::use_postgres_information_schema(&mut statement);
         let state = self.ctx.state();
         on_planner_stack(async move {
             let plan = state.statement_to_plan(statement).await.map_err(EngineError::from_planning)?;
