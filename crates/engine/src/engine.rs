@@ -12,6 +12,7 @@ use datafusion::prelude::{SessionConfig, SessionContext};
 use zicht_catalog::{Catalog, TableDef};
 use zicht_suppress::{AccessLevel, SuppressionLayer};
 
+use crate::boolean_literals::BooleanLiterals;
 use crate::budget::QueryBudget;
 use crate::checked_arithmetic::CheckedArithmetic;
 use crate::checked_constants::CheckedConstants;
@@ -189,7 +190,11 @@ fn build_state(options: &EngineOptions) -> Result<SessionState> {
     let state =
         SessionStateBuilder::new().with_config(config).with_runtime_env(runtime).with_default_features().build();
     // After the default analyzer rules (a fresh builder's first rule would replace them).
-    Ok(SessionStateBuilder::new_from_existing(state).with_analyzer_rule(Arc::new(CheckedConstants)).build())
+    let mut state =
+        SessionStateBuilder::new_from_existing(state).with_analyzer_rule(Arc::new(CheckedConstants)).build();
+    datafusion::execution::FunctionRegistry::register_expr_planner(&mut state, Arc::new(BooleanLiterals))
+        .map_err(EngineError::from_planning)?;
+    Ok(state)
 }
 
 /// Half the machine's memory (`MemTotal` of /proc/meminfo), or 4 GiB where that cannot be read:

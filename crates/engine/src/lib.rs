@@ -28,6 +28,7 @@
 //! ```
 
 mod audit;
+mod boolean_literals;
 mod bounded_strings;
 mod budget;
 mod checked_arithmetic;

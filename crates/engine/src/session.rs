@@ -6,6 +6,7 @@ use std::task::{Context, Poll};
 
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::catalog::TableFunctionImpl;
 use datafusion::common::ParamValues;
 use datafusion::common::ScalarValue;
 use datafusion::common::tree_node::TreeNodeRecursion;
@@ -96,6 +97,12 @@ impl Session {
     /// protected rows it is refused like any function the suppression layer does not know.
     pub fn register_function(&self, function: ScalarUDF) {
         self.ctx.register_udf(function);
+    }
+
+    /// Defines a table function in this session only: a front end's view of its connection
+    /// (PostgreSQL's `pg_settings` with the values `SET` gave). It must read no protected data.
+    pub fn register_table_function(&self, name: &str, function: Arc<dyn TableFunctionImpl>) {
+        self.ctx.register_udtf(name, function);
     }
 
     /// The warehouse's schemas (`basis`, `regio`, the themes, `pg_catalog`, ...).

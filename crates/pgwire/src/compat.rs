@@ -38,6 +38,7 @@ pub fn parse_statements(sql: &str) -> WireResult<Vec<Statement>> {
         },
     };
     rewrite_like_escapes(&mut statements);
+    crate::pg_settings::read_connection_settings(&mut statements);
     Ok(statements)
 }
 

@@ -53,6 +53,8 @@ impl Connection {
         for function in crate::settings::functions(&settings) {
             session.register_function(function);
         }
+        let pg_settings = crate::pg_settings::PgSettings::new(Arc::clone(&settings));
+        session.register_table_function(crate::pg_settings::FUNCTION, Arc::new(pg_settings));
         Connection {
             session,
             control,

@@ -35,6 +35,7 @@ pub mod frames;
 mod handler;
 mod json_build_object;
 mod names;
+mod pg_settings;
 mod privileges;
 mod reg_cast;
 mod running;

@@ -117,6 +117,15 @@ impl Settings {
         Ok(())
     }
 
+    /// Every setting with its value now and its default (none for a name a client set that the
+    /// server does not know), for `pg_settings`.
+    pub(crate) fn all(&self) -> Vec<(String, String, Option<String>)> {
+        self.values
+            .iter()
+            .map(|(name, value)| (name.clone(), value.clone(), self.defaults.get(name).cloned()))
+            .collect()
+    }
+
     pub(crate) fn reset_all(&mut self) {
         self.values = self.defaults.clone();
         self.statement_timeout = self.default_timeout;

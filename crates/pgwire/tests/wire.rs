@@ -91,8 +91,14 @@ async fn settings_belong_to_their_connection() {
     assert_eq!(show_value(&a, "statement_timeout").await, "5s");
     assert_eq!(show_value(&b, "application_name").await, "");
     assert_eq!(show_value(&b, "statement_timeout").await, "0");
+    // pg_settings shows each connection its own values (pgjdbc reads max_index_keys there).
+    assert_eq!(pg_setting(&a, "application_name").await, ("een".into(), "session".into()));
+    assert_eq!(pg_setting(&b, "application_name").await, ("".into(), "default".into()));
+    assert_eq!(pg_setting(&b, "max_index_keys").await, ("32".into(), "default".into()));
+    assert_eq!(pg_setting(&b, "TimeZone").await, ("UTC".into(), "default".into()));
     a.batch_execute("RESET ALL").await.unwrap();
     assert_eq!(show_value(&a, "application_name").await, "");
+    assert_eq!(pg_setting(&a, "application_name").await, ("".into(), "default".into()));
     server.stop().await;
 }
 
@@ -142,6 +148,13 @@ async fn settings_are_functions_too_and_search_path_is_honoured() {
     let error = b.query_one("SELECT * FROM persoon", &[]).await.unwrap_err();
     assert_eq!(error.code().map(|c| c.code()), Some("42501"), "row-level, so persoon was found: {error:?}");
     server.stop().await;
+}
+
+/// A setting's value and source as `pg_settings` shows them.
+async fn pg_setting(client: &Client, name: &str) -> (String, String) {
+    let sql = "SELECT setting, source FROM pg_catalog.pg_settings WHERE name = $1";
+    let row = client.query_one(sql, &[&name]).await.unwrap();
+    (row.get(0), row.get(1))
 }
 
 async fn show_value(client: &Client, name: &str) -> String {
