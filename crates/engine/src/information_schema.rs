@@ -15,7 +15,7 @@ use std::ops::ControlFlow;
 
 use datafusion::sql::parser::Statement as DFStatement;
 use datafusion::sql::sqlparser::ast::{
-    Ident, ObjectNamePart, SetExpr, Statement, TableAlias, TableFactor, VisitMut, VisitorMut,
+    Ident, ObjectName, ObjectNamePart, SetExpr, Statement, TableAlias, TableFactor, VisitMut, VisitorMut,
 };
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
 use datafusion::sql::sqlparser::parser::Parser;
@@ -174,15 +174,7 @@ impl VisitorMut for PostgresInformationSchema {
     /// table of the same name) is not visited again.
     fn post_visit_table_factor(&mut self, factor: &mut TableFactor) -> ControlFlow<()> {
         let TableFactor::Table { name, alias, args: None, .. } = factor else { return ControlFlow::Continue(()) };
-        let parts: Vec<String> = name
-            .0
-            .iter()
-            .map(|part| match part {
-                ObjectNamePart::Identifier(ident) => ident.value.to_ascii_lowercase(),
-                other => other.to_string(),
-            })
-            .collect();
-        let table = match parts.as_slice() {
+        let table = match name_parts(name).as_slice() {
             [.., schema, table] if schema == "information_schema" => table.clone(),
             _ => return ControlFlow::Continue(()),
         };
@@ -193,6 +185,16 @@ impl VisitorMut for PostgresInformationSchema {
         }
         ControlFlow::Continue(())
     }
+}
+
+/// A table's name as its parts, identifiers in lower case (as PostgreSQL folds them; quoted
+/// ones too, which no catalog name needs to tell apart).
+pub fn name_parts(name: &ObjectName) -> Vec<String> {
+    let part = |part: &ObjectNamePart| match part {
+        ObjectNamePart::Identifier(ident) => ident.value.to_ascii_lowercase(),
+        other => other.to_string(),
+    };
+    name.0.iter().map(part).collect()
 }
 
 /// `AS name`, the name a table read without an alias is known by.

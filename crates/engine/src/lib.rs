@@ -48,6 +48,7 @@ pub use audit::{AuditEvent, AuditSink, JsonLinesAudit, Outcome, fingerprint, res
 pub use budget::{BudgetPolicy, QueryBudget};
 pub use engine::{Engine, default_memory_limit};
 pub use error::{EngineError, Result};
+pub use information_schema::name_parts;
 pub use limits::StatementLimits;
 pub use options::{EngineOptions, ProtectionMode};
 pub use session::{Released, Session, StopReason, refuse_writing_statements};

@@ -15,9 +15,7 @@ use datafusion::arrow::datatypes::{Field, Schema};
 use datafusion::catalog::{TableFunctionArgs, TableFunctionImpl, TableProvider};
 use datafusion::datasource::MemTable;
 use datafusion::error::Result;
-use datafusion::sql::sqlparser::ast::{
-    Ident, ObjectName, ObjectNamePart, Statement, TableAlias, TableFactor, VisitMut, VisitorMut,
-};
+use datafusion::sql::sqlparser::ast::{Ident, ObjectName, Statement, TableAlias, TableFactor, VisitMut, VisitorMut};
 
 use crate::settings::Settings;
 
@@ -148,15 +146,7 @@ impl VisitorMut for ConnectionSettings {
 
     fn post_visit_table_factor(&mut self, factor: &mut TableFactor) -> ControlFlow<()> {
         let TableFactor::Table { name, alias, args, .. } = factor else { return ControlFlow::Continue(()) };
-        let parts: Vec<String> = name
-            .0
-            .iter()
-            .map(|part| match part {
-                ObjectNamePart::Identifier(ident) => ident.value.to_ascii_lowercase(),
-                other => other.to_string(),
-            })
-            .collect();
-        let is_pg_settings = match parts.as_slice() {
+        let is_pg_settings = match zicht_engine::name_parts(name).as_slice() {
             [table] => table == "pg_settings",
             [.., schema, table] => schema == "pg_catalog" && table == "pg_settings",
             [] => false,
