@@ -22,6 +22,13 @@ use crate::startup::DATABASE;
 pub fn install(engine: Engine) -> zicht_engine::Result<Engine> {
     engine.extend(|ctx: &SessionContext| {
         datafusion_pg_catalog::setup_pg_catalog(ctx, DATABASE, EmptyContextProvider).map_err(|e| *e)?;
+        if let Some(catalog) = ctx.catalog(DATABASE)
+            && let Some(pg_catalog) = catalog.schema("pg_catalog")
+        {
+            let with_arrays = crate::pg_vectors::PgCatalogWithArrays::new(pg_catalog)?;
+            catalog.register_schema("pg_catalog", Arc::new(with_arrays))?;
+        }
+        ctx.register_udf(crate::pg_vectors::expand_array_udf());
         ctx.register_udf(version_udf());
         ctx.register_udf(always_visible_udf("pg_function_is_visible"));
         ctx.register_udf(always_visible_udf("pg_type_is_visible"));

@@ -9,7 +9,8 @@
 use std::ops::ControlFlow;
 
 use datafusion::sql::sqlparser::ast::{
-    Expr, ObjectName, Query, SelectItem, SetExpr, Statement, Value, VisitMut, VisitorMut, visit_expressions_mut,
+    AccessExpr, BinaryOperator, DataType, Expr, Function, FunctionArg, FunctionArgExpr, FunctionArguments, Ident,
+    ObjectName, Query, SelectItem, SetExpr, Statement, Subscript, Value, VisitMut, VisitorMut, visit_expressions_mut,
     visit_relations,
 };
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
@@ -38,6 +39,7 @@ pub fn parse_statements(sql: &str) -> WireResult<Vec<Statement>> {
         },
     };
     rewrite_like_escapes(&mut statements);
+    rewrite_postgres_spellings(&mut statements);
     crate::pg_settings::read_connection_settings(&mut statements);
     Ok(statements)
 }
@@ -101,6 +103,90 @@ impl VisitorMut for SelectListSubqueries {
     }
 }
 
+/// PostgreSQL spellings DataFusion knows under another: a field of a composite value,
+/// `(expr).field`, is DataFusion's `(expr)['field']` (pgjdbc's `(_pg_expandarray(i.indkey)).n`);
+/// the type `name` (an identifier) is text here (psqlODBC's `'zicht'::name`); a subscript of
+/// pg_index's vectors counts from 0 ([`subscripts_a_vector`]); a set-returning
+/// `generate_series(a, b)` or `_pg_expandarray(array)` in a select list (psqlODBC's and pgjdbc's
+/// key queries) is an `unnest` of the list DataFusion's `generate_series` or
+/// `zicht_expand_array` gives, which yields the same rows (several in one select list in step,
+/// as PostgreSQL runs them).
+fn rewrite_postgres_spellings(statements: &mut Vec<Statement>) {
+    let _ = visit_expressions_mut(statements, |expr| {
+        match expr {
+            Expr::CompoundFieldAccess { root, access_chain } if matches!(root.as_ref(), Expr::Nested(_)) => {
+                for access in access_chain.iter_mut() {
+                    if let AccessExpr::Dot(Expr::Identifier(field)) = access {
+                        *access = AccessExpr::Dot(Expr::Value(Value::SingleQuotedString(field.value.clone()).into()));
+                    }
+                }
+            }
+            Expr::CompoundFieldAccess { root, access_chain } => {
+                if let Some((AccessExpr::Subscript(Subscript::Index { index }), before)) = access_chain.split_last_mut()
+                    && subscripts_a_vector(root, before)
+                {
+                    *index = Expr::BinaryOp {
+                        left: Box::new(Expr::Nested(Box::new(index.clone()))),
+                        op: BinaryOperator::Plus,
+                        right: Box::new(Expr::Value(Value::Number("1".into(), false).into())),
+                    };
+                }
+            }
+            Expr::Cast { data_type, .. } if is_name_type(data_type) => *data_type = DataType::Text,
+            Expr::Function(function) => {
+                let name = zicht_engine::name_parts(&function.name);
+                match name.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
+                    // Set-returning functions in a select list: a row per element, as unnest gives.
+                    ["generate_series"] => *expr = call("unnest", expr.clone()),
+                    ["_pg_expandarray"] => {
+                        function.name = ObjectName::from(vec![Ident::new(crate::pg_vectors::EXPAND_ARRAY)]);
+                        *expr = call("unnest", expr.clone());
+                    }
+                    _ => {}
+                }
+            }
+            _ => {}
+        }
+        ControlFlow::<()>::Continue(())
+    });
+}
+
+/// `function(argument)`.
+fn call(function: &str, argument: Expr) -> Expr {
+    let mut call = Parser::new(&PostgreSqlDialect {})
+        .try_with_sql(&format!("{function}(NULL)"))
+        .and_then(|mut parser| parser.parse_expr())
+        .expect("a call of one argument parses");
+    if let Expr::Function(Function { args: FunctionArguments::List(list), .. }) = &mut call {
+        list.args = vec![FunctionArg::Unnamed(FunctionArgExpr::Expr(argument))];
+    }
+    call
+}
+
+/// Whether a subscript after `root` and the accesses `before` it reads one of pg_index's
+/// int2vector and oidvector columns, whose subscripts start at 0 in PostgreSQL (psqlODBC's
+/// `i.indkey[ia.attnum - 1]`); they are lists here, whose subscripts start at 1.
+fn subscripts_a_vector(root: &Expr, before: &[AccessExpr]) -> bool {
+    let column = match (before.last(), root) {
+        (Some(AccessExpr::Dot(Expr::Identifier(ident))), _) => ident,
+        (Some(_), _) => return false,
+        (None, Expr::Identifier(ident)) => ident,
+        (None, Expr::CompoundIdentifier(idents)) => match idents.last() {
+            Some(ident) => ident,
+            None => return false,
+        },
+        (None, _) => return false,
+    };
+    matches!(column.value.to_ascii_lowercase().as_str(), "indkey" | "indclass" | "indoption" | "indcollation")
+}
+
+fn is_name_type(data_type: &DataType) -> bool {
+    let DataType::Custom(name, modifiers) = data_type else { return false };
+    let parts = zicht_engine::name_parts(name);
+    modifiers.is_empty()
+        && matches!(parts.iter().map(String::as_str).collect::<Vec<_>>().as_slice(), ["name"] | ["pg_catalog", "name"])
+}
+
 /// DataFusion's LIKE escapes with a backslash only; SQLAlchemy's inspector writes
 /// `LIKE 'pg/_' || '%' ESCAPE '/'`. The pattern is rewritten to the backslash form it means:
 /// backslashes doubled, `//` a literal slash, `/x` an escaped x.
@@ -127,4 +213,25 @@ fn backslash_pattern(pattern: &Expr, escape: &str) -> Option<Expr> {
         _ => return None,
     };
     Parser::new(&PostgreSqlDialect {}).try_with_sql(&text).ok()?.parse_expr().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn composite_fields_and_names_are_spelled_as_datafusion_plans_them() {
+        let mut statements = Parser::parse_sql(
+            &PostgreSqlDialect {},
+            "SELECT (_pg_expandarray(i.indkey)).n, (r.keys).x, 'zicht'::name, CAST(c AS pg_catalog.name), t.a.b, \
+             generate_series(1, 3) AS i, i.indkey[a.attnum - 1], conkey[2] FROM t, generate_series(1, 2)",
+        )
+        .unwrap();
+        rewrite_postgres_spellings(&mut statements);
+        assert_eq!(
+            statements[0].to_string(),
+            "SELECT (unnest(zicht_expand_array(i.indkey))).'n', (r.keys).'x', 'zicht'::TEXT, CAST(c AS TEXT), t.a.b, \
+             unnest(generate_series(1, 3)) AS i, i.indkey[(a.attnum - 1) + 1], conkey[2] FROM t, generate_series(1, 2)"
+        );
+    }
 }

@@ -36,6 +36,7 @@ mod handler;
 mod json_build_object;
 mod names;
 mod pg_settings;
+mod pg_vectors;
 mod privileges;
 mod reg_cast;
 mod running;

@@ -150,6 +150,28 @@ async fn settings_are_functions_too_and_search_path_is_honoured() {
     server.stop().await;
 }
 
+/// pg_index's and pg_constraint's column lists answer as PostgreSQL 15's (checked there): int2vector
+/// subscripts from 0, int2[] from 1, `_pg_expandarray` a row per element, in the select list.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn catalog_vectors_answer_as_postgresql() {
+    let server = TestServer::start(|_| {}).await;
+    let client = server.connect().await.unwrap();
+    let ints = |rows: Vec<tokio_postgres::Row>| -> Vec<Vec<i64>> {
+        rows.iter()
+            .map(|row| (0..row.len()).map(|i| row.get::<_, Option<i16>>(i).map_or(-1, i64::from)).collect())
+            .collect()
+    };
+    let sql = "SELECT indkey[0], indkey[1] FROM pg_catalog.pg_index WHERE indexrelid = 2691";
+    assert_eq!(ints(client.query(sql, &[]).await.unwrap()), [[2, 20]]);
+    let sql = "SELECT array_lower(conkey, 1)::int2, array_upper(conkey, 1)::int2, conkey[1] FROM pg_catalog.pg_constraint \
+               WHERE conname = 'pg_proc_proname_args_nsp_index'";
+    assert_eq!(ints(client.query(sql, &[]).await.unwrap()), [[1, 3, 2]]);
+    let sql = "SELECT (information_schema._pg_expandarray(indkey)).n::int2 AS n, (information_schema._pg_expandarray(indkey)).x \
+               FROM pg_catalog.pg_index WHERE indexrelid = 2691 ORDER BY 1";
+    assert_eq!(ints(client.query(sql, &[]).await.unwrap()), [[1, 2], [2, 20], [3, 3]]);
+    server.stop().await;
+}
+
 /// A setting's value and source as `pg_settings` shows them.
 async fn pg_setting(client: &Client, name: &str) -> (String, String) {
     let sql = "SELECT setting, source FROM pg_catalog.pg_settings WHERE name = $1";

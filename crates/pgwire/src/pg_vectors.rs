@@ -1,0 +1,244 @@
+//! `pg_index`'s and `pg_constraint`'s column lists as arrays, as PostgreSQL has them, and
+//! `information_schema._pg_expandarray()`.
+//!
+//! datafusion-pg-catalog serves both tables (PostgreSQL's own system indexes and constraints) with
+//! `indkey`, `indclass`, `conkey`, ... as text (`"1 2"`, `"[2, 20, 3]"`). Every client that lists
+//! keys or indexes subscripts or unnests them: pgjdbc's `getPrimaryKeys` and `getIndexInfo`
+//! (`_pg_expandarray(i.indkey)`), `getImportedKeys` and psqlODBC's `SQLForeignKeys`
+//! (`array_lower(conkey, 1)`), psqlODBC's `SQLPrimaryKeys` (`i.indkey[ia.attnum - 1]`),
+//! SQLAlchemy's `get_pk_constraint` and `get_indexes` (`unnest(i.indkey)`). Here the pg_catalog
+//! schema serves the two tables with those columns as lists of integers (int2vector and int2[]
+//! as lists of int2, oidvector and oid[] as lists of the oid columns' int4; a vector's subscripts
+//! count from 0 as in PostgreSQL, see [`crate::compat`]). The warehouse's own tables have no
+//! indexes or constraints, so clients find none for them, without an error.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use datafusion::arrow::array::{
+    Array, ArrayRef, AsArray, Int32Array, ListArray, ListBuilder, PrimitiveBuilder, RecordBatch, StringArray,
+    StructArray,
+};
+use datafusion::arrow::buffer::OffsetBuffer;
+use datafusion::arrow::datatypes::{ArrowPrimitiveType, DataType, Field, Fields, Int16Type, Int32Type, Schema};
+use datafusion::catalog::{SchemaProvider, TableProvider};
+use datafusion::common::{exec_err, plan_err};
+use datafusion::datasource::MemTable;
+use datafusion::error::Result;
+use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility};
+use datafusion_pg_catalog::pg_catalog::PgCatalogStaticTables;
+
+/// The text columns that hold vectors, and the integer type of their elements.
+const VECTORS: [(&str, &[(&str, DataType)]); 2] = [
+    (
+        "pg_index",
+        &[
+            ("indkey", DataType::Int16),
+            ("indcollation", DataType::Int32),
+            ("indclass", DataType::Int32),
+            ("indoption", DataType::Int16),
+        ],
+    ),
+    (
+        "pg_constraint",
+        &[
+            ("conkey", DataType::Int16),
+            ("confkey", DataType::Int16),
+            ("conpfeqop", DataType::Int32),
+            ("conppeqop", DataType::Int32),
+            ("conffeqop", DataType::Int32),
+            ("conexclop", DataType::Int32),
+        ],
+    ),
+];
+
+/// pg_catalog with pg_index and pg_constraint served with arrays; everything else as `inner` has it.
+#[derive(Debug)]
+pub(crate) struct PgCatalogWithArrays {
+    inner: Arc<dyn SchemaProvider>,
+    tables: HashMap<&'static str, Arc<dyn TableProvider>>,
+}
+
+impl PgCatalogWithArrays {
+    pub(crate) fn new(inner: Arc<dyn SchemaProvider>) -> Result<PgCatalogWithArrays> {
+        let statics = PgCatalogStaticTables::try_new()?;
+        let mut tables: HashMap<&'static str, Arc<dyn TableProvider>> = HashMap::new();
+        for (table, columns) in VECTORS {
+            let source = match table {
+                "pg_index" => statics.pg_index.try_into_memtable()?,
+                _ => statics.pg_constraint.try_into_memtable()?,
+            };
+            let batches: Vec<RecordBatch> = match source.batches.first() {
+                Some(partition) => partition.try_read().map(|b| b.clone()).or_else(|_| plan_err!("{table} is busy"))?,
+                None => Vec::new(),
+            };
+            let converted = batches.iter().map(|batch| with_arrays(batch, columns)).collect::<Result<Vec<_>>>()?;
+            let schema = match converted.first() {
+                Some(batch) => batch.schema(),
+                None => return plan_err!("pg_catalog.{table} has no rows to take its shape from"),
+            };
+            tables.insert(table, Arc::new(MemTable::try_new(schema, vec![converted])?));
+        }
+        Ok(PgCatalogWithArrays { inner, tables })
+    }
+}
+
+#[async_trait]
+impl SchemaProvider for PgCatalogWithArrays {
+    fn table_names(&self) -> Vec<String> {
+        self.inner.table_names()
+    }
+
+    async fn table(&self, name: &str) -> Result<Option<Arc<dyn TableProvider>>> {
+        match self.tables.get(name) {
+            Some(table) => Ok(Some(Arc::clone(table))),
+            None => self.inner.table(name).await,
+        }
+    }
+
+    fn table_exist(&self, name: &str) -> bool {
+        self.inner.table_exist(name)
+    }
+}
+
+/// `batch` with each of `columns` (text) replaced by a list of integers of the given type.
+fn with_arrays(batch: &RecordBatch, columns: &[(&str, DataType)]) -> Result<RecordBatch> {
+    let schema = batch.schema();
+    let mut fields: Vec<Field> = Vec::with_capacity(schema.fields().len());
+    let mut arrays: Vec<ArrayRef> = Vec::with_capacity(schema.fields().len());
+    for (field, array) in schema.fields().iter().zip(batch.columns()) {
+        match columns.iter().find(|(name, _)| name == field.name()) {
+            Some((_, element)) => {
+                let list = integer_lists(array, element)?;
+                fields.push(Field::new(field.name(), list.data_type().clone(), field.is_nullable()));
+                arrays.push(list);
+            }
+            None => {
+                fields.push(field.as_ref().clone());
+                arrays.push(Arc::clone(array));
+            }
+        }
+    }
+    Ok(RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)?)
+}
+
+/// Text vectors (`"1 2"`, `"[2, 20, 3]"`, `"{1,2}"`) as lists of `element` integers.
+fn integer_lists(array: &ArrayRef, element: &DataType) -> Result<ArrayRef> {
+    let texts = datafusion::arrow::compute::cast(array, &DataType::Utf8)?;
+    let texts = texts.as_string::<i32>();
+    match element {
+        DataType::Int16 => lists_of::<Int16Type>(texts),
+        _ => lists_of::<Int32Type>(texts),
+    }
+}
+
+fn lists_of<T: ArrowPrimitiveType>(texts: &StringArray) -> Result<ArrayRef>
+where
+    T::Native: TryFrom<i64>,
+{
+    let mut builder = ListBuilder::new(PrimitiveBuilder::<T>::new());
+    for text in texts.iter() {
+        let Some(text) = text else {
+            builder.append(false);
+            continue;
+        };
+        let parts = text.split(|c: char| c == ',' || c.is_whitespace() || "[]{}".contains(c));
+        for part in parts.filter(|part| !part.is_empty()) {
+            let number = part.parse::<i64>().ok().and_then(|n| T::Native::try_from(n).ok());
+            match number {
+                Some(number) => builder.values().append_value(number),
+                None => return exec_err!("not a vector of {}: {text}", T::DATA_TYPE),
+            }
+        }
+        builder.append(true);
+    }
+    Ok(Arc::new(builder.finish()))
+}
+
+/// The name of the list function `_pg_expandarray()` is planned with.
+pub(crate) const EXPAND_ARRAY: &str = "zicht_expand_array";
+
+/// `zicht_expand_array(array)`: per element a struct `(x, n)` of its value and its position from
+/// 1, as a list. `information_schema._pg_expandarray(array)` (PostgreSQL's set-returning
+/// function, one row `(x, n)` per element) is planned as `unnest` of it ([`crate::compat`]).
+pub(crate) fn expand_array_udf() -> ScalarUDF {
+    ScalarUDF::new_from_impl(ExpandArray { signature: Signature::any(1, Volatility::Immutable) })
+}
+
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct ExpandArray {
+    signature: Signature,
+}
+
+fn expanded_fields(element: DataType) -> Fields {
+    Fields::from(vec![Field::new("x", element, true), Field::new("n", DataType::Int32, false)])
+}
+
+impl ScalarUDFImpl for ExpandArray {
+    fn name(&self) -> &str {
+        EXPAND_ARRAY
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, arguments: &[DataType]) -> Result<DataType> {
+        match arguments {
+            [DataType::List(element)] => {
+                let entry = DataType::Struct(expanded_fields(element.data_type().clone()));
+                Ok(DataType::List(Arc::new(Field::new("item", entry, true))))
+            }
+            other => plan_err!("_pg_expandarray takes an array, not {other:?}"),
+        }
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let lists = args.args[0].to_array(args.number_rows)?;
+        let lists = lists.as_list::<i32>();
+        let offsets = lists.offsets();
+        // Each element's position in its own list, from 1.
+        let positions: Int32Array = (0..lists.len()).flat_map(|row| 1..=(offsets[row + 1] - offsets[row])).collect();
+        let start = offsets[0] as usize;
+        let values = lists.values().slice(start, offsets[lists.len()] as usize - start);
+        let element = values.data_type().clone();
+        let entries = StructArray::try_new(expanded_fields(element), vec![values, Arc::new(positions)], None)?;
+        let rebased = OffsetBuffer::new(offsets.iter().map(|&offset| offset - offsets[0]).collect());
+        let field = Arc::new(Field::new("item", entries.data_type().clone(), true));
+        let list = ListArray::try_new(field, rebased, Arc::new(entries), lists.nulls().cloned())?;
+        Ok(ColumnarValue::Array(Arc::new(list)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_vectors_become_integer_lists() {
+        let texts: ArrayRef =
+            Arc::new(StringArray::from(vec![Some("1 2"), Some("[2, 20, 3]"), Some("{7}"), Some(""), None]));
+        let lists = integer_lists(&texts, &DataType::Int16).unwrap();
+        let lists = lists.as_list::<i32>();
+        let values = |row: usize| lists.value(row).as_primitive::<Int16Type>().values().to_vec();
+        assert_eq!(values(0), [1, 2]);
+        assert_eq!(values(1), [2, 20, 3]);
+        assert_eq!(values(2), [7]);
+        assert!(values(3).is_empty());
+        assert!(lists.is_null(4));
+        assert!(integer_lists(&(Arc::new(StringArray::from(vec!["1 x"])) as ArrayRef), &DataType::Int16).is_err());
+    }
+
+    #[tokio::test]
+    async fn pg_expandarray_gives_a_row_per_element_with_its_position() {
+        let ctx = datafusion::prelude::SessionContext::new();
+        ctx.register_udf(expand_array_udf());
+        let sql = "SELECT k, (unnest(zicht_expand_array(a)))['x'] AS x, (unnest(zicht_expand_array(a)))['n'] AS n \
+                   FROM (VALUES (1, [5, 7, 9]), (2, []), (3, [4])) AS t(k, a) ORDER BY k, n";
+        let batches = ctx.sql(sql).await.unwrap().collect().await.unwrap();
+        let text = datafusion::arrow::util::pretty::pretty_format_batches(&batches).unwrap().to_string();
+        let rows: Vec<&str> = text.lines().filter(|line| line.starts_with("| ")).skip(1).collect();
+        assert_eq!(rows, ["| 1 | 5 | 1 |", "| 1 | 7 | 2 |", "| 1 | 9 | 3 |", "| 3 | 4 | 1 |"], "{text}");
+    }
+}
