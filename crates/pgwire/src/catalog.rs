@@ -36,7 +36,6 @@ pub fn install(engine: Engine) -> zicht_engine::Result<Engine> {
         ctx.register_udf(empty_text_udf("pg_get_function_result"));
         ctx.register_udf(empty_text_udf("pg_get_function_arguments"));
         ctx.register_udf(null_text_udf("pg_get_serial_sequence", vec![DataType::Utf8, DataType::Utf8]));
-        ctx.register_udf(null_text_udf("pg_get_viewdef", vec![DataType::Int64]));
         ctx.register_udf(null_text_udf("pg_advisory_unlock_all", vec![]));
         ctx.register_udf(to_regtype_udf());
         ctx.register_udf(quote_literal_udf());
@@ -76,9 +75,8 @@ fn empty_text_udf(name: &str) -> ScalarUDF {
 }
 
 /// Functions whose honest answer here is NULL: no column is backed by a sequence
-/// (`pg_get_serial_sequence`, asked by SQLAlchemy's `get_columns`), view texts are served by
-/// `information_schema.views` rather than rebuilt from an oid (`pg_get_viewdef`), and no session
-/// ever holds an advisory lock (`pg_advisory_unlock_all()`, PostgreSQL's void, in asyncpg's reset
+/// (`pg_get_serial_sequence`, asked by SQLAlchemy's `get_columns`), and no session ever holds an
+/// advisory lock (`pg_advisory_unlock_all()`, PostgreSQL's void, in asyncpg's reset
 /// of a pooled connection).
 fn null_text_udf(name: &str, arguments: Vec<DataType>) -> ScalarUDF {
     constant_udf(name, arguments, ScalarValue::Utf8(None))

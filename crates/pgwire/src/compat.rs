@@ -110,8 +110,13 @@ impl VisitorMut for SelectListSubqueries {
 /// `generate_series(a, b)` or `_pg_expandarray(array)` in a select list (psqlODBC's and pgjdbc's
 /// key queries) is an `unnest` of the list DataFusion's `generate_series` or
 /// `zicht_expand_array` gives, which yields the same rows (several in one select list in step,
-/// as PostgreSQL runs them).
+/// as PostgreSQL runs them); `pg_get_viewdef(oid)` reads the view's text
+/// ([`view_definition`]), `pg_get_indexdef(oid, column, pretty)` an index column's name
+/// ([`index_column`]), and `generate_subscripts` is [`subscripts`].
 fn rewrite_postgres_spellings(statements: &mut Vec<Statement>) {
+    for statement in statements.iter_mut() {
+        let _ = statement.visit(&mut NamedAsFunctions);
+    }
     let _ = visit_expressions_mut(statements, |expr| {
         match expr {
             Expr::CompoundFieldAccess { root, access_chain } if matches!(root.as_ref(), Expr::Nested(_)) => {
@@ -142,6 +147,25 @@ fn rewrite_postgres_spellings(statements: &mut Vec<Statement>) {
                         function.name = ObjectName::from(vec![Ident::new(crate::pg_vectors::EXPAND_ARRAY)]);
                         *expr = call("unnest", expr.clone());
                     }
+                    ["pg_get_viewdef"] => {
+                        if let Some(definition) = arguments(function).first().and_then(|oid| view_definition(oid)) {
+                            *expr = definition;
+                        }
+                    }
+                    ["generate_subscripts"] => {
+                        if let [array, _dimension] = arguments(function).as_slice()
+                            && let Some(subscripts) = subscripts(array)
+                        {
+                            *expr = subscripts;
+                        }
+                    }
+                    ["pg_get_indexdef"] => {
+                        if let [index, column, _pretty] = arguments(function).as_slice()
+                            && let Some(name) = index_column(index, column)
+                        {
+                            *expr = name;
+                        }
+                    }
                     _ => {}
                 }
             }
@@ -149,6 +173,74 @@ fn rewrite_postgres_spellings(statements: &mut Vec<Statement>) {
         }
         ControlFlow::<()>::Continue(())
     });
+}
+
+/// Names a select list's unnamed calls of the functions that become subqueries after their
+/// function, as PostgreSQL names the column (DataFusion would name each `(<subquery>)`, and
+/// refuse two in one list).
+struct NamedAsFunctions;
+
+impl VisitorMut for NamedAsFunctions {
+    type Break = ();
+
+    fn pre_visit_query(&mut self, query: &mut Query) -> ControlFlow<()> {
+        let SetExpr::Select(select) = query.body.as_mut() else { return ControlFlow::Continue(()) };
+        for item in &mut select.projection {
+            if let SelectItem::UnnamedExpr(Expr::Function(function)) = item
+                && let [name] = zicht_engine::name_parts(&function.name).as_slice()
+                && matches!(name.as_str(), "pg_get_viewdef" | "pg_get_indexdef")
+            {
+                let alias = Ident::new(name.as_str());
+                let expr = Expr::Function(function.clone());
+                *item = SelectItem::ExprWithAlias { expr, alias };
+            }
+        }
+        ControlFlow::Continue(())
+    }
+}
+
+/// A function call's arguments, when they are all plain expressions.
+fn arguments(function: &Function) -> Vec<&Expr> {
+    let FunctionArguments::List(list) = &function.args else { return Vec::new() };
+    list.args.iter().map(plain_argument).collect::<Option<Vec<_>>>().unwrap_or_default()
+}
+
+fn plain_argument(arg: &FunctionArg) -> Option<&Expr> {
+    match arg {
+        FunctionArg::Unnamed(FunctionArgExpr::Expr(expr)) => Some(expr),
+        _ => None,
+    }
+}
+
+/// `pg_get_indexdef(index oid, column, pretty)`: the name of the table column that column
+/// `column` (from 1) of the index is on (pgjdbc's `getIndexInfo`), NULL for an expression or a
+/// position past the index's columns. The conditions on the outer query's values are equalities,
+/// so that the subquery becomes a join.
+fn index_column(index: &Expr, column: &Expr) -> Option<Expr> {
+    let text = format!(
+        "(SELECT zicht_attribute.attname FROM (SELECT zicht_index.indexrelid, zicht_index.indrelid, \
+         unnest(zicht_index.indkey) AS zicht_attnum, \
+         unnest(range(1, CAST(array_length(zicht_index.indkey) AS BIGINT) + 1)) AS zicht_position \
+         FROM pg_catalog.pg_index zicht_index) zicht_keys \
+         JOIN pg_catalog.pg_attribute zicht_attribute ON zicht_attribute.attrelid = zicht_keys.indrelid \
+         AND zicht_attribute.attnum = zicht_keys.zicht_attnum \
+         WHERE zicht_keys.indexrelid = {index} AND zicht_keys.zicht_position = {column})"
+    );
+    Parser::new(&PostgreSqlDialect {}).try_with_sql(&text).and_then(|mut parser| parser.parse_expr()).ok()
+}
+
+/// `pg_get_viewdef(oid [, pretty])`: the text of the view with that oid in pg_class, from
+/// information_schema.views (NULL for an oid that is no view, as PostgreSQL's). The aliases are
+/// the subquery's own, so that the oid expression still reads the outer query's table
+/// (SQLAlchemy's `pg_catalog.pg_class.oid`, psql's `c.oid`).
+fn view_definition(oid: &Expr) -> Option<Expr> {
+    let text = format!(
+        "(SELECT zicht_view.view_definition FROM information_schema.views zicht_view \
+         JOIN pg_catalog.pg_namespace zicht_namespace ON zicht_namespace.nspname = zicht_view.table_schema \
+         JOIN pg_catalog.pg_class zicht_class ON zicht_class.relnamespace = zicht_namespace.oid \
+         AND zicht_class.relname = zicht_view.table_name WHERE zicht_class.oid = {oid})"
+    );
+    Parser::new(&PostgreSqlDialect {}).try_with_sql(&text).and_then(|mut parser| parser.parse_expr()).ok()
 }
 
 /// `function(argument)`.
@@ -167,17 +259,31 @@ fn call(function: &str, argument: Expr) -> Expr {
 /// int2vector and oidvector columns, whose subscripts start at 0 in PostgreSQL (psqlODBC's
 /// `i.indkey[ia.attnum - 1]`); they are lists here, whose subscripts start at 1.
 fn subscripts_a_vector(root: &Expr, before: &[AccessExpr]) -> bool {
-    let column = match (before.last(), root) {
-        (Some(AccessExpr::Dot(Expr::Identifier(ident))), _) => ident,
-        (Some(_), _) => return false,
-        (None, Expr::Identifier(ident)) => ident,
-        (None, Expr::CompoundIdentifier(idents)) => match idents.last() {
-            Some(ident) => ident,
-            None => return false,
-        },
-        (None, _) => return false,
-    };
+    match before.last() {
+        Some(AccessExpr::Dot(Expr::Identifier(ident))) => is_vector(ident),
+        Some(_) => false,
+        None => is_vector_column(root),
+    }
+}
+
+fn is_vector_column(expr: &Expr) -> bool {
+    match expr {
+        Expr::Identifier(ident) => is_vector(ident),
+        Expr::CompoundIdentifier(idents) => idents.last().is_some_and(is_vector),
+        _ => false,
+    }
+}
+
+fn is_vector(column: &Ident) -> bool {
     matches!(column.value.to_ascii_lowercase().as_str(), "indkey" | "indclass" | "indoption" | "indcollation")
+}
+
+/// `generate_subscripts(array, 1)` in a select list: a row per subscript, from 0 for pg_index's
+/// vectors and from 1 for arrays, as PostgreSQL's (SQLAlchemy orders an index's columns by it).
+fn subscripts(array: &Expr) -> Option<Expr> {
+    let lower = if is_vector_column(array) { 0 } else { 1 };
+    let text = format!("unnest(range({lower}, CAST(array_length({array}) AS BIGINT) + {lower}))");
+    Parser::new(&PostgreSqlDialect {}).try_with_sql(&text).and_then(|mut parser| parser.parse_expr()).ok()
 }
 
 fn is_name_type(data_type: &DataType) -> bool {
@@ -219,19 +325,49 @@ fn backslash_pattern(pattern: &Expr, escape: &str) -> Option<Expr> {
 mod tests {
     use super::*;
 
+    /// pg_get_indexdef over a pg_index and pg_attribute of one index on columns 2 and 1.
+    #[tokio::test]
+    async fn pg_get_indexdef_names_the_columns_of_an_index_in_its_order() {
+        use datafusion::prelude::SessionContext;
+        let ctx = SessionContext::new();
+        for sql in [
+            "CREATE SCHEMA pg_catalog",
+            "CREATE TABLE pg_catalog.pg_index AS SELECT 10 AS indexrelid, 20 AS indrelid, \
+             [arrow_cast(2, 'Int16'), arrow_cast(1, 'Int16')] AS indkey",
+            "CREATE TABLE pg_catalog.pg_attribute AS SELECT * FROM (VALUES (20, arrow_cast(1, 'Int16'), 'a'), \
+             (20, arrow_cast(2, 'Int16'), 'b'), (21, arrow_cast(1, 'Int16'), NULL)) AS t(attrelid, attnum, attname)",
+        ] {
+            ctx.sql(sql).await.unwrap().collect().await.unwrap();
+        }
+        let statement = parse_statements(
+            "SELECT pg_get_indexdef(10, 1, false) AS one, pg_get_indexdef(10, 2, false) AS two, \
+             pg_get_indexdef(10, 3, false) AS three, pg_get_indexdef(11, 1, false) AS other",
+        )
+        .unwrap()
+        .remove(0);
+        let state = ctx.state();
+        let plan = state.statement_to_plan(datafusion::sql::parser::Statement::Statement(Box::new(statement)));
+        let batches = ctx.execute_logical_plan(plan.await.unwrap()).await.unwrap().collect().await.unwrap();
+        let text = datafusion::arrow::util::pretty::pretty_format_batches(&batches).unwrap().to_string();
+        assert!(text.contains("| b   | a   |       |       |"), "{text}");
+    }
+
     #[test]
     fn composite_fields_and_names_are_spelled_as_datafusion_plans_them() {
         let mut statements = Parser::parse_sql(
             &PostgreSqlDialect {},
             "SELECT (_pg_expandarray(i.indkey)).n, (r.keys).x, 'zicht'::name, CAST(c AS pg_catalog.name), t.a.b, \
-             generate_series(1, 3) AS i, i.indkey[a.attnum - 1], conkey[2] FROM t, generate_series(1, 2)",
+             generate_series(1, 3) AS i, i.indkey[a.attnum - 1], conkey[2], generate_subscripts(x.indkey, 1), \
+             generate_subscripts(conkey, 1) FROM t, generate_series(1, 2)",
         )
         .unwrap();
         rewrite_postgres_spellings(&mut statements);
         assert_eq!(
             statements[0].to_string(),
             "SELECT (unnest(zicht_expand_array(i.indkey))).'n', (r.keys).'x', 'zicht'::TEXT, CAST(c AS TEXT), t.a.b, \
-             unnest(generate_series(1, 3)) AS i, i.indkey[(a.attnum - 1) + 1], conkey[2] FROM t, generate_series(1, 2)"
+             unnest(generate_series(1, 3)) AS i, i.indkey[(a.attnum - 1) + 1], conkey[2], \
+             unnest(range(0, CAST(array_length(x.indkey) AS BIGINT) + 0)), \
+             unnest(range(1, CAST(array_length(conkey) AS BIGINT) + 1)) FROM t, generate_series(1, 2)"
         );
     }
 }

@@ -151,7 +151,8 @@ async fn settings_are_functions_too_and_search_path_is_honoured() {
 }
 
 /// pg_index's and pg_constraint's column lists answer as PostgreSQL 15's (checked there): int2vector
-/// subscripts from 0, int2[] from 1, `_pg_expandarray` a row per element, in the select list.
+/// subscripts from 0, int2[] from 1, `_pg_expandarray` and `generate_subscripts` a row per element,
+/// in the select list; `pg_get_indexdef` names an index's columns.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn catalog_vectors_answer_as_postgresql() {
     let server = TestServer::start(|_| {}).await;
@@ -169,6 +170,22 @@ async fn catalog_vectors_answer_as_postgresql() {
     let sql = "SELECT (information_schema._pg_expandarray(indkey)).n::int2 AS n, (information_schema._pg_expandarray(indkey)).x \
                FROM pg_catalog.pg_index WHERE indexrelid = 2691 ORDER BY 1";
     assert_eq!(ints(client.query(sql, &[]).await.unwrap()), [[1, 2], [2, 20], [3, 3]]);
+    let sql = "SELECT generate_subscripts(i.indkey, 1)::int2 AS s, unnest(i.indkey) AS k FROM pg_catalog.pg_index i \
+               WHERE i.indexrelid = 2691 ORDER BY 1";
+    assert_eq!(ints(client.query(sql, &[]).await.unwrap()), [[0, 2], [1, 20], [2, 3]]);
+    let sql = "SELECT generate_subscripts(c.conkey, 1)::int2 FROM pg_catalog.pg_constraint c \
+               WHERE c.conname = 'pg_proc_proname_args_nsp_index' ORDER BY 1";
+    assert_eq!(ints(client.query(sql, &[]).await.unwrap()), [[1], [2], [3]]);
+    // pg_get_indexdef plans in a client's correlated form; PostgreSQL's own indexes (pg_index's
+    // rows) are on relations pg_attribute does not list here, so they name no column.
+    let sql = "SELECT pg_get_indexdef(i.indexrelid, 2, false) FROM pg_catalog.pg_index i WHERE i.indexrelid = 2691";
+    let name: Option<String> = client.query_one(sql, &[]).await.unwrap().get(0);
+    assert_eq!(name, None);
+    // A view's text by its oid (this warehouse's own; PostgreSQL would reformat it).
+    let sql = "SELECT pg_get_viewdef(c.oid, true) FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n \
+               ON n.oid = c.relnamespace WHERE n.nspname = 'drugs' AND c.relname = 'verdachten_inwoners'";
+    let definition: Option<String> = client.query_one(sql, &[]).await.unwrap().get(0);
+    assert!(definition.is_some_and(|text| text.to_lowercase().contains("select")));
     server.stop().await;
 }
 
