@@ -25,7 +25,7 @@ pub fn install(engine: Engine) -> zicht_engine::Result<Engine> {
         if let Some(catalog) = ctx.catalog(DATABASE)
             && let Some(pg_catalog) = catalog.schema("pg_catalog")
         {
-            let with_arrays = crate::pg_vectors::PgCatalogWithArrays::new(pg_catalog)?;
+            let with_arrays = crate::pg_vectors::PgCatalogWithArrays::new(pg_catalog);
             catalog.register_schema("pg_catalog", Arc::new(with_arrays))?;
         }
         ctx.register_udf(crate::pg_vectors::expand_array_udf());

@@ -291,7 +291,7 @@ fn copy_format(options: &[CopyOption], legacy: &[CopyLegacyOption]) -> WireResul
 }
 
 fn object_name(name: &ObjectName) -> String {
-    name.0.iter().map(|part| part.to_string().trim_matches('"').to_ascii_lowercase()).collect::<Vec<_>>().join(".")
+    zicht_engine::name_parts(name).join(".")
 }
 
 fn join_idents(idents: &[Ident]) -> String {

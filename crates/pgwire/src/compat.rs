@@ -54,9 +54,7 @@ fn reads_only_the_catalog(statements: &[Statement]) -> bool {
     let mut tables = 0;
     let mut in_catalog = |name: &ObjectName| {
         tables += 1;
-        let parts: Vec<String> =
-            name.0.iter().map(|part| part.to_string().trim_matches('"').to_ascii_lowercase()).collect();
-        let inside = match parts.as_slice() {
+        let inside = match zicht_engine::name_parts(name).as_slice() {
             [table] => table.starts_with("pg_"),
             [.., schema, _] => schema == "pg_catalog" || schema == "information_schema",
             [] => false,
@@ -226,7 +224,7 @@ fn index_column(index: &Expr, column: &Expr) -> Option<Expr> {
          AND zicht_attribute.attnum = zicht_keys.zicht_attnum \
          WHERE zicht_keys.indexrelid = {index} AND zicht_keys.zicht_position = {column})"
     );
-    Parser::new(&PostgreSqlDialect {}).try_with_sql(&text).and_then(|mut parser| parser.parse_expr()).ok()
+    parse_expression(&text)
 }
 
 /// `pg_get_viewdef(oid [, pretty])`: the text of the view with that oid in pg_class, from
@@ -240,15 +238,12 @@ fn view_definition(oid: &Expr) -> Option<Expr> {
          JOIN pg_catalog.pg_class zicht_class ON zicht_class.relnamespace = zicht_namespace.oid \
          AND zicht_class.relname = zicht_view.table_name WHERE zicht_class.oid = {oid})"
     );
-    Parser::new(&PostgreSqlDialect {}).try_with_sql(&text).and_then(|mut parser| parser.parse_expr()).ok()
+    parse_expression(&text)
 }
 
 /// `function(argument)`.
 fn call(function: &str, argument: Expr) -> Expr {
-    let mut call = Parser::new(&PostgreSqlDialect {})
-        .try_with_sql(&format!("{function}(NULL)"))
-        .and_then(|mut parser| parser.parse_expr())
-        .expect("a call of one argument parses");
+    let mut call = parse_expression(&format!("{function}(NULL)")).expect("a call of one argument parses");
     if let Expr::Function(Function { args: FunctionArguments::List(list), .. }) = &mut call {
         list.args = vec![FunctionArg::Unnamed(FunctionArgExpr::Expr(argument))];
     }
@@ -283,7 +278,7 @@ fn is_vector(column: &Ident) -> bool {
 fn subscripts(array: &Expr) -> Option<Expr> {
     let lower = if is_vector_column(array) { 0 } else { 1 };
     let text = format!("unnest(range({lower}, CAST(array_length({array}) AS BIGINT) + {lower}))");
-    Parser::new(&PostgreSqlDialect {}).try_with_sql(&text).and_then(|mut parser| parser.parse_expr()).ok()
+    parse_expression(&text)
 }
 
 fn is_name_type(data_type: &DataType) -> bool {
@@ -318,7 +313,12 @@ fn backslash_pattern(pattern: &Expr, escape: &str) -> Option<Expr> {
         [e] => format!("replace(replace(replace({doubled}, '{e}{e}', chr(1)), '{e}', '\\'), chr(1), '{e}')"),
         _ => return None,
     };
-    Parser::new(&PostgreSqlDialect {}).try_with_sql(&text).ok()?.parse_expr().ok()
+    parse_expression(&text)
+}
+
+/// One SQL expression, as PostgreSQL's dialect reads it.
+fn parse_expression(text: &str) -> Option<Expr> {
+    Parser::new(&PostgreSqlDialect {}).try_with_sql(text).and_then(|mut parser| parser.parse_expr()).ok()
 }
 
 #[cfg(test)]

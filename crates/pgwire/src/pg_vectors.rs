@@ -27,10 +27,12 @@ use datafusion::common::{exec_err, plan_err};
 use datafusion::datasource::MemTable;
 use datafusion::error::Result;
 use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility};
-use datafusion_pg_catalog::pg_catalog::PgCatalogStaticTables;
+use tokio::sync::OnceCell;
 
-/// The text columns that hold vectors, and the integer type of their elements.
-const VECTORS: [(&str, &[(&str, DataType)]); 2] = [
+/// A table's text columns that hold vectors, each with the integer type of its elements.
+type VectorColumns = &'static [(&'static str, DataType)];
+
+static VECTORS: [(&str, VectorColumns); 2] = [
     (
         "pg_index",
         &[
@@ -57,30 +59,41 @@ const VECTORS: [(&str, &[(&str, DataType)]); 2] = [
 #[derive(Debug)]
 pub(crate) struct PgCatalogWithArrays {
     inner: Arc<dyn SchemaProvider>,
-    tables: HashMap<&'static str, Arc<dyn TableProvider>>,
+    converted: HashMap<&'static str, WithArrays>,
+}
+
+/// A table's vector columns, and the table with arrays, made from `inner`'s when first read (not
+/// when a session state is built), then shared by every session.
+#[derive(Debug)]
+struct WithArrays {
+    columns: VectorColumns,
+    table: OnceCell<Arc<dyn TableProvider>>,
 }
 
 impl PgCatalogWithArrays {
-    pub(crate) fn new(inner: Arc<dyn SchemaProvider>) -> Result<PgCatalogWithArrays> {
-        let statics = PgCatalogStaticTables::try_new()?;
-        let mut tables: HashMap<&'static str, Arc<dyn TableProvider>> = HashMap::new();
-        for (table, columns) in VECTORS {
-            let source = match table {
-                "pg_index" => statics.pg_index.try_into_memtable()?,
-                _ => statics.pg_constraint.try_into_memtable()?,
-            };
-            let batches: Vec<RecordBatch> = match source.batches.first() {
-                Some(partition) => partition.try_read().map(|b| b.clone()).or_else(|_| plan_err!("{table} is busy"))?,
-                None => Vec::new(),
-            };
-            let converted = batches.iter().map(|batch| with_arrays(batch, columns)).collect::<Result<Vec<_>>>()?;
-            let schema = match converted.first() {
-                Some(batch) => batch.schema(),
-                None => return plan_err!("pg_catalog.{table} has no rows to take its shape from"),
-            };
-            tables.insert(table, Arc::new(MemTable::try_new(schema, vec![converted])?));
+    pub(crate) fn new(inner: Arc<dyn SchemaProvider>) -> PgCatalogWithArrays {
+        let converted =
+            VECTORS.iter().map(|(table, columns)| (*table, WithArrays { columns, table: OnceCell::new() })).collect();
+        PgCatalogWithArrays { inner, converted }
+    }
+
+    /// `inner`'s table `name` (datafusion-pg-catalog's in-memory copy of PostgreSQL's) with the
+    /// vector columns of [`VECTORS`] as arrays.
+    async fn with_arrays(&self, name: &str, columns: &[(&str, DataType)]) -> Result<Arc<dyn TableProvider>> {
+        let table = self.inner.table(name).await?;
+        let Some(memory) = table.as_ref().and_then(|table| table.downcast_ref::<MemTable>()) else {
+            return plan_err!("pg_catalog.{name} is not the in-memory table it is expected to be");
+        };
+        let mut converted = Vec::new();
+        for partition in &memory.batches {
+            for batch in partition.read().await.iter() {
+                converted.push(with_arrays(batch, columns)?);
+            }
         }
-        Ok(PgCatalogWithArrays { inner, tables })
+        let Some(schema) = converted.first().map(RecordBatch::schema) else {
+            return plan_err!("pg_catalog.{name} has no rows to take its shape from");
+        };
+        Ok(Arc::new(MemTable::try_new(schema, vec![converted])?))
     }
 }
 
@@ -91,8 +104,11 @@ impl SchemaProvider for PgCatalogWithArrays {
     }
 
     async fn table(&self, name: &str) -> Result<Option<Arc<dyn TableProvider>>> {
-        match self.tables.get(name) {
-            Some(table) => Ok(Some(Arc::clone(table))),
+        match self.converted.get(name) {
+            Some(converted) => {
+                let table = converted.table.get_or_try_init(|| self.with_arrays(name, converted.columns)).await?;
+                Ok(Some(Arc::clone(table)))
+            }
             None => self.inner.table(name).await,
         }
     }
