@@ -122,6 +122,25 @@ public class JdbcClient {
             return tables.keySet().toString();
         });
 
+        // DBeaver, DataGrip and Tableau show REMARKS as a table's and a column's description.
+        check("remarks", () -> {
+            String table = null;
+            try (ResultSet rs = meta.getTables(null, "basis", "persoon", null)) {
+                while (rs.next()) {
+                    table = rs.getString("REMARKS");
+                }
+            }
+            require(table != null && table.startsWith("Persons registered in the BRP"), "table REMARKS: " + table);
+            String column = null;
+            try (ResultSet rs = meta.getColumns(null, "basis", "persoon", "bu_code")) {
+                while (rs.next()) {
+                    column = rs.getString("REMARKS");
+                }
+            }
+            require("Buurt of residence on 1 January 2024".equals(column), "column REMARKS: " + column);
+            return table.length() + "+" + column.length() + " characters";
+        });
+
         check("getTables-views", () -> {
             Map<String, String> views = new HashMap<>();
             try (ResultSet rs = meta.getTables(null, "drugs", "%", new String[] {"VIEW"})) {

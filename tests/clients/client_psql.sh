@@ -70,6 +70,21 @@ t_describe_table() {
     echo "$(wc -l <<<"$out") columns"
 }
 
+t_describe_table_plus() {
+    # \d+ and \dt+ show the catalog's descriptions; sizes are 0 (a size would count rows).
+    local out
+    out=$(q -c '\d+ basis.persoon') || { echo "$out"; return 1; }
+    grep -qF 'bu_code|text||not null||extended|||Buurt of residence on 1 January 2024' <<<"$out" \
+        || { echo "no described bu_code in: $out"; return 1; }
+    out=$(q -c '\dt+ basis.*') || { echo "$out"; return 1; }
+    grep -q '^basis|persoon|table|.*|0 bytes|Persons registered in the BRP' <<<"$out" \
+        || { echo "no described persoon of 0 bytes in: $out"; return 1; }
+    out=$(q -c '\l+' -c '\dn+' -c '\dv+ drugs.*') || { echo "$out"; return 1; }
+    grep -q '^drugs|verdachten_inwoners|view|.*|Opiumwet-verdachten per 1.000 inwoners' <<<"$out" \
+        || { echo "no described view in: $out"; return 1; }
+    echo "described"
+}
+
 t_list_views() {
     local out
     out=$(q -c '\dv') || { echo "$out"; return 1; }
@@ -226,6 +241,7 @@ check list-databases t_list_databases
 check list-schemas t_list_schemas
 check list-tables t_list_tables
 check describe-table t_describe_table
+check describe-table-plus t_describe_table_plus
 check list-views t_list_views
 check saved-query-views t_saved_query_views
 check describe-view t_describe_view

@@ -66,6 +66,14 @@ def _():
     return ", ".join(f"{n} {c['type']}" for n, c in columns.items())
 
 
+@check("get_table_comment")
+def _():
+    # pandas users and Superset's dataset editor read a table's description this way.
+    comment = inspector.get_table_comment("woning", schema="basis")["text"]
+    expect(comment and comment.startswith("Dwellings (BAG, WOZ"), repr(comment))
+    return f"{len(comment)} characters"
+
+
 @check("get_view_names-drugs")
 def _():
     views = inspector.get_view_names("drugs")

@@ -17,16 +17,19 @@ use datafusion_pg_catalog::pg_catalog::context::EmptyContextProvider;
 use zicht_engine::Engine;
 
 use crate::connection::SERVER_VERSION;
+use crate::pg_catalog_schema::PgCatalogSchema;
+use crate::pg_description::{Description, warehouse_descriptions};
 use crate::startup::DATABASE;
 
 pub fn install(engine: Engine) -> zicht_engine::Result<Engine> {
-    engine.extend(|ctx: &SessionContext| {
+    let descriptions: Arc<[Description]> = warehouse_descriptions(&engine).into();
+    engine.extend(move |ctx: &SessionContext| {
         datafusion_pg_catalog::setup_pg_catalog(ctx, DATABASE, EmptyContextProvider).map_err(|e| *e)?;
         if let Some(catalog) = ctx.catalog(DATABASE)
             && let Some(pg_catalog) = catalog.schema("pg_catalog")
         {
-            let with_arrays = crate::pg_vectors::PgCatalogWithArrays::new(pg_catalog);
-            catalog.register_schema("pg_catalog", Arc::new(with_arrays))?;
+            let as_postgres = PgCatalogSchema::new(pg_catalog, Arc::clone(&descriptions));
+            catalog.register_schema("pg_catalog", Arc::new(as_postgres))?;
         }
         ctx.register_udf(crate::pg_vectors::expand_array_udf());
         ctx.register_udf(version_udf());
@@ -42,7 +45,7 @@ pub fn install(engine: Engine) -> zicht_engine::Result<Engine> {
         ctx.register_udf(crate::json_build_object::json_build_object_udf());
         ctx.register_udf(crate::format::format_udf());
         ctx.register_udf(crate::reg_cast::existing_oid_udf());
-        for function in crate::privileges::functions() {
+        for function in crate::privileges::functions().into_iter().chain(crate::sizes::functions()) {
             ctx.register_udf(function);
         }
         Ok(())

@@ -9,9 +9,9 @@
 use std::ops::ControlFlow;
 
 use datafusion::sql::sqlparser::ast::{
-    AccessExpr, BinaryOperator, DataType, Expr, Function, FunctionArg, FunctionArgExpr, FunctionArguments, Ident,
-    ObjectName, Query, SelectItem, SetExpr, Statement, Subscript, Value, VisitMut, VisitorMut, visit_expressions_mut,
-    visit_relations,
+    AccessExpr, BinaryOperator, DataType, Expr, Function, FunctionArg, FunctionArgExpr, FunctionArguments, GroupByExpr,
+    Ident, ObjectName, OrderBy, OrderByKind, Query, SelectItem, SetExpr, Statement, Subscript, TableAliasColumnDef,
+    TableFactor, Value, VisitMut, VisitorMut, visit_expressions_mut, visit_relations,
 };
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
 use datafusion::sql::sqlparser::parser::Parser;
@@ -110,10 +110,13 @@ impl VisitorMut for SelectListSubqueries {
 /// `zicht_expand_array` gives, which yields the same rows (several in one select list in step,
 /// as PostgreSQL runs them); `pg_get_viewdef(oid)` reads the view's text
 /// ([`view_definition`]), `pg_get_indexdef(oid, column, pretty)` an index column's name
-/// ([`index_column`]), and `generate_subscripts` is [`subscripts`].
+/// ([`index_column`]), `obj_description` and `col_description` a description
+/// ([`description`]), `ARRAY(subquery)` an aggregate ([`array_of_rows`]), and
+/// `generate_subscripts` is [`subscripts`].
 fn rewrite_postgres_spellings(statements: &mut Vec<Statement>) {
     for statement in statements.iter_mut() {
         let _ = statement.visit(&mut NamedAsFunctions);
+        let _ = statement.visit(&mut UnnestColumnNamedAsAlias);
     }
     let _ = visit_expressions_mut(statements, |expr| {
         match expr {
@@ -164,6 +167,33 @@ fn rewrite_postgres_spellings(statements: &mut Vec<Statement>) {
                             *expr = name;
                         }
                     }
+                    ["obj_description"] => {
+                        if let Some(oid) = arguments(function).first()
+                            && let Some(text) = description(oid, &Expr::Value(Value::Number("0".into(), false).into()))
+                        {
+                            *expr = text;
+                        }
+                    }
+                    ["col_description"] => {
+                        if let [oid, column] = arguments(function).as_slice()
+                            && let Some(text) = description(oid, column)
+                        {
+                            *expr = text;
+                        }
+                    }
+                    ["array"] => {
+                        if let FunctionArguments::Subquery(rows) = &function.args
+                            && let Some(array) = array_of_rows(rows)
+                        {
+                            *expr = array;
+                        }
+                    }
+                    // Descriptions of databases and roles: there are none.
+                    ["shobj_description"] => {
+                        if let Some(null) = parse_expression("CAST(NULL AS TEXT)") {
+                            *expr = null;
+                        }
+                    }
                     _ => {}
                 }
             }
@@ -186,7 +216,10 @@ impl VisitorMut for NamedAsFunctions {
         for item in &mut select.projection {
             if let SelectItem::UnnamedExpr(Expr::Function(function)) = item
                 && let [name] = zicht_engine::name_parts(&function.name).as_slice()
-                && matches!(name.as_str(), "pg_get_viewdef" | "pg_get_indexdef")
+                && matches!(
+                    name.as_str(),
+                    "pg_get_viewdef" | "pg_get_indexdef" | "obj_description" | "col_description" | "shobj_description"
+                )
             {
                 let alias = Ident::new(name.as_str());
                 let expr = Expr::Function(function.clone());
@@ -194,6 +227,59 @@ impl VisitorMut for NamedAsFunctions {
             }
         }
         ControlFlow::Continue(())
+    }
+}
+
+/// `unnest(array) AS x` in a FROM clause: PostgreSQL names the column after the alias (psql's
+/// `\d+`: `select 'toast.' || x from pg_catalog.unnest(tc.reloptions) x`), which DataFusion does
+/// only for a bare `unnest`, not for `pg_catalog.unnest`; an unnest of `reloptions` is of NULL
+/// ([`is_storage_options`]).
+struct UnnestColumnNamedAsAlias;
+
+impl VisitorMut for UnnestColumnNamedAsAlias {
+    type Break = ();
+
+    fn pre_visit_table_factor(&mut self, factor: &mut TableFactor) -> ControlFlow<()> {
+        if let TableFactor::Table { name, args: Some(args), alias, .. } = factor
+            && zicht_engine::name_parts(name).last().is_some_and(|last| last == "unnest")
+            && let Some(arrays) = args.args.iter().map(plain_argument).collect::<Option<Vec<_>>>()
+        {
+            // A qualified `pg_catalog.unnest(...)` is a table function to DataFusion, which has
+            // none of that name: it knows only the bare UNNEST.
+            *factor = TableFactor::UNNEST {
+                alias: alias.take(),
+                array_exprs: arrays.into_iter().cloned().collect(),
+                with_offset: false,
+                with_offset_alias: None,
+                with_ordinality: false,
+            };
+        }
+        let TableFactor::UNNEST { alias: Some(alias), array_exprs, .. } = factor else {
+            return ControlFlow::Continue(());
+        };
+        for array in array_exprs.iter_mut() {
+            if is_storage_options(array)
+                && let Some(null) = parse_expression("CAST(NULL AS TEXT[])")
+            {
+                *array = null;
+            }
+        }
+        if array_exprs.len() == 1 && alias.columns.is_empty() {
+            alias.columns = vec![TableAliasColumnDef::from_name(alias.name.value.clone())];
+        }
+        ControlFlow::Continue(())
+    }
+}
+
+/// A relation's `reloptions` (NULL for every relation, see [`crate::pg_catalog_schema`]). Its
+/// unnest is that of a NULL constant: no rows, and no outer reference, which DataFusion cannot
+/// plan in a FROM clause of a subquery inside an expression (psql's `\d+`:
+/// `c.reloptions || array(select ... from pg_catalog.unnest(tc.reloptions) x)`).
+fn is_storage_options(expr: &Expr) -> bool {
+    match expr {
+        Expr::Identifier(column) => column.value == "reloptions",
+        Expr::CompoundIdentifier(parts) => parts.last().is_some_and(|column| column.value == "reloptions"),
+        _ => false,
     }
 }
 
@@ -239,6 +325,60 @@ fn view_definition(oid: &Expr) -> Option<Expr> {
          AND zicht_class.relname = zicht_view.table_name WHERE zicht_class.oid = {oid})"
     );
     parse_expression(&text)
+}
+
+/// `obj_description(oid [, catalog])` (`column` 0) and `col_description(oid, column)`: the
+/// description of a relation or of its column from pg_description ([`crate::pg_description`]),
+/// NULL when it has none. An oid names one object here, whatever its catalog.
+fn description(oid: &Expr, column: &Expr) -> Option<Expr> {
+    let text = format!(
+        "(SELECT zicht_description.description FROM pg_catalog.pg_description zicht_description \
+         WHERE zicht_description.objoid = {oid} AND zicht_description.objsubid = {column})"
+    );
+    parse_expression(&text)
+}
+
+/// `ARRAY(subquery)`, the subquery's one column as an array (psql's `\d+`:
+/// `array(select 'toast.' || x from pg_catalog.unnest(tc.reloptions) x)`): the subquery with
+/// its column aggregated, `(SELECT array_agg(column) FROM ... WHERE ...)`, which DataFusion plans
+/// even when the subquery reads the outer row. Only for a plain select (no grouping, DISTINCT,
+/// LIMIT or WITH); ordered at most by its column (`ORDER BY 1`, psql's `\dp`), which orders the
+/// aggregate. No rows give NULL here, where PostgreSQL gives an empty array.
+fn array_of_rows(rows: &Query) -> Option<Expr> {
+    let mut rows = rows.clone();
+    let direction = match rows.order_by.take() {
+        None => None,
+        Some(order_by) => Some(by_the_only_column(&order_by)?),
+    };
+    if rows.with.is_some() || rows.limit_clause.is_some() || rows.fetch.is_some() {
+        return None;
+    }
+    let SetExpr::Select(select) = rows.body.as_mut() else { return None };
+    let ungrouped = matches!(&select.group_by, GroupByExpr::Expressions(keys, modifiers) if keys.is_empty() && modifiers.is_empty());
+    if select.distinct.is_some() || !ungrouped || select.having.is_some() {
+        return None;
+    }
+    let [item] = select.projection.as_mut_slice() else { return None };
+    let value = match item {
+        SelectItem::UnnamedExpr(value) | SelectItem::ExprWithAlias { expr: value, .. } => value.clone(),
+        _ => return None,
+    };
+    let order = direction.map(|direction| format!(" ORDER BY {value}{direction}")).unwrap_or_default();
+    let aggregate = parse_expression(&format!("array_agg({value}{order})"))?;
+    *item = SelectItem::ExprWithAlias { expr: aggregate, alias: Ident::new("array") };
+    Some(Expr::Subquery(Box::new(rows)))
+}
+
+/// The direction of an ORDER BY 1 (psql's `\dp`: `ARRAY(SELECT rolname ... ORDER BY 1)`), which
+/// orders by the subquery's only column; None for any other order.
+fn by_the_only_column(order_by: &OrderBy) -> Option<String> {
+    let OrderByKind::Expressions(expressions) = &order_by.kind else { return None };
+    let [first] = expressions.as_slice() else { return None };
+    let is_one = matches!(&first.expr, Expr::Value(value) if matches!(&value.value, Value::Number(n, _) if n == "1"));
+    if !is_one || first.with_fill.is_some() {
+        return None;
+    }
+    Some(first.options.to_string())
 }
 
 /// `function(argument)`.

@@ -43,6 +43,8 @@ pub enum WireError {
     Unsupported(String),
     #[error("invalid parameter: {0}")]
     Parameter(String),
+    #[error("{0}")]
+    InvalidDatetime(String),
     #[error("protocol violation: {0}")]
     Protocol(String),
     /// A message the protocol does not allow at this point of the login; ends the connection.
@@ -70,6 +72,7 @@ impl WireError {
             WireError::SuperuserSetting(_) => "42501",
             WireError::Unsupported(_) => "0A000",
             WireError::Parameter(_) => "22P02",
+            WireError::InvalidDatetime(_) => "22007",
             WireError::Protocol(_) | WireError::UnexpectedMessage(_) => "08P01",
         }
     }

@@ -4,7 +4,6 @@
 use std::fmt::Debug;
 use std::sync::Arc;
 
-use arrow_pg::datatypes::df::deserialize_parameters;
 use arrow_pg::datatypes::{arrow_schema_to_pg_fields, encode_recordbatch, into_pg_type};
 use async_trait::async_trait;
 use datafusion::arrow::array::{ArrayRef, StringArray};
@@ -219,8 +218,7 @@ impl QueryHandler {
         format: &Format,
     ) -> WireResult<Response> {
         self.admit_statement(status, false)?;
-        let inferred: Vec<Option<&DataType>> = parameter_types.iter().map(Option::as_ref).collect();
-        let params = deserialize_parameters(portal, &inferred).map_err(|e| WireError::Parameter(e.to_string()))?;
+        let params = crate::parameters::decode_parameters(portal, parameter_types)?;
         let statement = StatementControl::start(connection);
         let released =
             statement.bound(async { Ok(connection.session.execute_with_params(plan.clone(), params).await?) }).await?;
@@ -377,7 +375,7 @@ pub struct StatementParser;
 impl QueryParser for StatementParser {
     type Statement = Prepared;
 
-    async fn parse_sql<C>(&self, client: &C, sql: &str, _types: &[Option<Type>]) -> PgWireResult<Option<Prepared>>
+    async fn parse_sql<C>(&self, client: &C, sql: &str, types: &[Option<Type>]) -> PgWireResult<Option<Prepared>>
     where
         C: ClientInfo + Unpin + Send + Sync,
     {
@@ -391,6 +389,10 @@ impl QueryParser for StatementParser {
         };
         let command = match (commands.pop(), commands.is_empty()) {
             (None, _) => return Ok(None),
+            (Some(Command::Query(mut statement)), true) => {
+                crate::parameters::typed_placeholders(&mut statement, types);
+                Command::Query(statement)
+            }
             (Some(command), true) => command,
             (Some(_), false) => {
                 return Err(WireError::Engine(zicht_engine::EngineError::Syntax(
@@ -451,8 +453,14 @@ pub(crate) async fn plan_query(connection: &Arc<Connection>, statement: Statemen
 async fn prepare(connection: &Arc<Connection>, command: Command) -> WireResult<Prepared> {
     Ok(match command {
         Command::Query(statement) => {
+            let dates = crate::parameters::cast_to_date(&statement);
             let plan = StatementControl::start(connection).bound(plan_query(connection, *statement)).await?;
-            let parameter_types = parameter_types(&plan)?;
+            let mut parameter_types = parameter_types(&plan)?;
+            for position in dates {
+                if let Some(unknown @ None) = parameter_types.get_mut(position) {
+                    *unknown = Some(DataType::Date32);
+                }
+            }
             Prepared::Plan { plan: Box::new(plan), parameter_types }
         }
         Command::Show(ref name) => {

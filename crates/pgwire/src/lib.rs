@@ -35,6 +35,9 @@ pub mod frames;
 mod handler;
 mod json_build_object;
 mod names;
+mod parameters;
+mod pg_catalog_schema;
+mod pg_description;
 mod pg_settings;
 mod pg_vectors;
 mod privileges;
@@ -43,6 +46,7 @@ mod running;
 pub mod scram;
 mod server;
 mod settings;
+mod sizes;
 mod startup;
 
 pub use catalog::version_string;

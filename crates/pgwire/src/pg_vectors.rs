@@ -7,30 +7,27 @@
 //! (`_pg_expandarray(i.indkey)`), `getImportedKeys` and psqlODBC's `SQLForeignKeys`
 //! (`array_lower(conkey, 1)`), psqlODBC's `SQLPrimaryKeys` (`i.indkey[ia.attnum - 1]`),
 //! SQLAlchemy's `get_pk_constraint` and `get_indexes` (`unnest(i.indkey)`). Here the pg_catalog
-//! schema serves the two tables with those columns as lists of integers (int2vector and int2[]
+//! schema ([`crate::pg_catalog_schema`]) serves the two tables with those columns as lists of integers (int2vector and int2[]
 //! as lists of int2, oidvector and oid[] as lists of the oid columns' int4; a vector's subscripts
 //! count from 0 as in PostgreSQL, see [`crate::compat`]). The warehouse's own tables have no
 //! indexes or constraints, so clients find none for them, without an error.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
-use async_trait::async_trait;
 use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, Int32Array, ListArray, ListBuilder, PrimitiveBuilder, RecordBatch, StringArray,
     StructArray,
 };
 use datafusion::arrow::buffer::OffsetBuffer;
 use datafusion::arrow::datatypes::{ArrowPrimitiveType, DataType, Field, Fields, Int16Type, Int32Type, Schema};
-use datafusion::catalog::{SchemaProvider, TableProvider};
+use datafusion::catalog::TableProvider;
 use datafusion::common::{exec_err, plan_err};
 use datafusion::datasource::MemTable;
 use datafusion::error::Result;
 use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility};
-use tokio::sync::OnceCell;
 
 /// A table's text columns that hold vectors, each with the integer type of its elements.
-type VectorColumns = &'static [(&'static str, DataType)];
+pub(crate) type VectorColumns = &'static [(&'static str, DataType)];
 
 static VECTORS: [(&str, VectorColumns); 2] = [
     (
@@ -55,67 +52,31 @@ static VECTORS: [(&str, VectorColumns); 2] = [
     ),
 ];
 
-/// pg_catalog with pg_index and pg_constraint served with arrays; everything else as `inner` has it.
-#[derive(Debug)]
-pub(crate) struct PgCatalogWithArrays {
-    inner: Arc<dyn SchemaProvider>,
-    converted: HashMap<&'static str, WithArrays>,
+/// A table's vector columns, when pg_catalog serves it with some (pg_index, pg_constraint).
+pub(crate) fn vector_columns(table: &str) -> Option<VectorColumns> {
+    VECTORS.iter().find(|(name, _)| *name == table).map(|(_, columns)| *columns)
 }
 
-/// A table's vector columns, and the table with arrays, made from `inner`'s when first read (not
-/// when a session state is built), then shared by every session.
-#[derive(Debug)]
-struct WithArrays {
+/// `table` (datafusion-pg-catalog's in-memory copy of PostgreSQL's `name`) with its vector
+/// `columns` as arrays.
+pub(crate) async fn with_arrays_table(
+    name: &str,
+    table: Option<Arc<dyn TableProvider>>,
     columns: VectorColumns,
-    table: OnceCell<Arc<dyn TableProvider>>,
-}
-
-impl PgCatalogWithArrays {
-    pub(crate) fn new(inner: Arc<dyn SchemaProvider>) -> PgCatalogWithArrays {
-        let converted =
-            VECTORS.iter().map(|(table, columns)| (*table, WithArrays { columns, table: OnceCell::new() })).collect();
-        PgCatalogWithArrays { inner, converted }
-    }
-
-    /// `inner`'s table `name` (datafusion-pg-catalog's in-memory copy of PostgreSQL's) with the
-    /// vector columns of [`VECTORS`] as arrays.
-    async fn with_arrays(&self, name: &str, columns: &[(&str, DataType)]) -> Result<Arc<dyn TableProvider>> {
-        let table = self.inner.table(name).await?;
-        let Some(memory) = table.as_ref().and_then(|table| table.downcast_ref::<MemTable>()) else {
-            return plan_err!("pg_catalog.{name} is not the in-memory table it is expected to be");
-        };
-        let mut converted = Vec::new();
-        for partition in &memory.batches {
-            for batch in partition.read().await.iter() {
-                converted.push(with_arrays(batch, columns)?);
-            }
-        }
-        let Some(schema) = converted.first().map(RecordBatch::schema) else {
-            return plan_err!("pg_catalog.{name} has no rows to take its shape from");
-        };
-        Ok(Arc::new(MemTable::try_new(schema, vec![converted])?))
-    }
-}
-
-#[async_trait]
-impl SchemaProvider for PgCatalogWithArrays {
-    fn table_names(&self) -> Vec<String> {
-        self.inner.table_names()
-    }
-
-    async fn table(&self, name: &str) -> Result<Option<Arc<dyn TableProvider>>> {
-        match self.converted.get(name) {
-            Some(converted) => {
-                let table = converted.table.get_or_try_init(|| self.with_arrays(name, converted.columns)).await?;
-                Ok(Some(Arc::clone(table)))
-            }
-            None => self.inner.table(name).await,
+) -> Result<Arc<dyn TableProvider>> {
+    let Some(memory) = table.as_ref().and_then(|table| table.downcast_ref::<MemTable>()) else {
+        return plan_err!("pg_catalog.{name} is not the in-memory table it is expected to be");
+    };
+    let mut converted = Vec::new();
+    for partition in &memory.batches {
+        for batch in partition.read().await.iter() {
+            converted.push(with_arrays(batch, columns)?);
         }
     }
-
-    fn table_exist(&self, name: &str) -> bool {
-        self.inner.table_exist(name)
-    }
+    let Some(schema) = converted.first().map(RecordBatch::schema) else {
+        return plan_err!("pg_catalog.{name} has no rows to take its shape from");
+    };
+    Ok(Arc::new(MemTable::try_new(schema, vec![converted])?))
 }
 
 /// `batch` with each of `columns` (text) replaced by a list of integers of the given type.

@@ -7,6 +7,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use tokio::io::AsyncWriteExt;
+use tokio_postgres::types::Type;
 use tokio_postgres::{Client, NoTls, SimpleQueryMessage};
 use zicht_pgwire::TlsConfig;
 
@@ -186,6 +187,53 @@ async fn catalog_vectors_answer_as_postgresql() {
                ON n.oid = c.relnamespace WHERE n.nspname = 'drugs' AND c.relname = 'verdachten_inwoners'";
     let definition: Option<String> = client.query_one(sql, &[]).await.unwrap().get(0);
     assert!(definition.is_some_and(|text| text.to_lowercase().contains("select")));
+    server.stop().await;
+}
+
+/// The catalog's descriptions as client tools read them (pg_description, `obj_description`,
+/// `col_description`), sizes that are 0 whatever a table holds, and ARRAY(subquery); each
+/// statement also runs on PostgreSQL 15 (hostile/statements.txt, catalog-*).
+#[tokio::test]
+async fn descriptions_and_sizes_answer_as_postgresql() {
+    let server = TestServer::start(|_| {}).await;
+    let client = server.connect().await.unwrap();
+    let sql = "SELECT obj_description(c.oid, 'pg_class'), col_description(c.oid, 3), \
+               pg_size_pretty(pg_table_size(c.oid)), pg_total_relation_size(c.oid) \
+               FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+               WHERE n.nspname = 'basis' AND c.relname = 'persoon'";
+    let row = client.query_one(sql, &[]).await.unwrap();
+    let table: Option<String> = row.get(0);
+    assert!(table.is_some_and(|text| text.starts_with("Persons registered in the BRP")));
+    assert_eq!(row.get::<_, Option<String>>(1).as_deref(), Some("Buurt of residence on 1 January 2024"));
+    assert_eq!(row.get::<_, String>(2), "0 bytes");
+    assert_eq!(row.get::<_, i64>(3), 0);
+    // pgjdbc's REMARKS join: one description a column, numbered from 1, and the table's as 0.
+    let sql = "SELECT d.objsubid, d.description FROM pg_catalog.pg_class c \
+               JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+               JOIN pg_catalog.pg_description d ON d.objoid = c.oid AND d.classoid = 'pg_catalog.pg_class'::regclass \
+               WHERE n.nspname = 'basis' AND c.relname = 'persoon' ORDER BY 1";
+    let numbers: Vec<i32> = client.query(sql, &[]).await.unwrap().iter().map(|row| row.get(0)).collect();
+    assert_eq!(numbers, (0..=8).collect::<Vec<_>>());
+    let sql = "SELECT array_to_string(array(SELECT n.nspname FROM pg_catalog.pg_namespace n \
+               WHERE n.nspname IN ('basis', 'regio') ORDER BY 1 DESC), ',')";
+    assert_eq!(client.query_one(sql, &[]).await.unwrap().get::<_, String>(0), "regio,basis");
+    // A relation's storage options and grants: none (NULL), as for a table nobody granted on.
+    let sql = "SELECT count(*) FROM pg_catalog.pg_class WHERE reloptions IS NOT NULL OR relacl IS NOT NULL";
+    assert_eq!(client.query_one(sql, &[]).await.unwrap().get::<_, i64>(0), 0);
+    server.stop().await;
+}
+
+/// A parameter typed in Parse has that type where nothing else types it (psycopg's `SELECT %s`).
+#[tokio::test]
+async fn a_parameter_typed_in_parse_keeps_its_type() {
+    let server = TestServer::start(|_| {}).await;
+    let client = server.connect().await.unwrap();
+    let statement = client.prepare_typed("SELECT $1 AS i, $2 AS d", &[Type::INT8, Type::DATE]).await.unwrap();
+    let types: Vec<Type> = statement.columns().iter().map(|column| column.type_().clone()).collect();
+    assert_eq!(types, [Type::INT8, Type::DATE]);
+    let date = chrono::NaiveDate::from_ymd_opt(2024, 1, 31).unwrap();
+    let row = client.query_one(&statement, &[&(1_i64 << 40), &date]).await.unwrap();
+    assert_eq!((row.get::<_, i64>(0), row.get::<_, chrono::NaiveDate>(1)), (1 << 40, date));
     server.stop().await;
 }
 
