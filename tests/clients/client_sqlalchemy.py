@@ -63,6 +63,8 @@ def _():
         expect(name in columns, f"column {name} missing: {list(columns)}")
         expect(isinstance(columns[name]["type"], kind), f"{name} is {columns[name]['type']!r}, want {kind.__name__}")
     expect(columns["persoon_id"]["nullable"] is False, "persoon_id should be NOT NULL")
+    comment = columns["bu_code"]["comment"]
+    expect(comment == "Buurt of residence on 1 January 2024", f"bu_code's comment: {comment!r}")
     return ", ".join(f"{n} {c['type']}" for n, c in columns.items())
 
 

@@ -25,7 +25,7 @@ use std::sync::Arc;
 use datafusion::common::config::ConfigOptions;
 use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
 use datafusion::common::{Column, Result};
-use datafusion::functions::core::expr_fn::named_struct;
+use datafusion::functions::core::expr_fn::{get_field, named_struct};
 use datafusion::functions_aggregate::expr_fn::{count, first_value};
 use datafusion::logical_expr::expr_rewriter::NamePreserver;
 use datafusion::logical_expr::utils::{conjunction, split_conjunction_owned};
@@ -92,6 +92,7 @@ fn exactly_one_row(plan: &LogicalPlan) -> bool {
 /// read the outer row (see [`outer_conditions`]).
 fn checked(subquery: Subquery) -> Result<Expr> {
     let (plan, outer_only) = outer_conditions(Arc::unwrap_or_clone(subquery.subquery))?;
+    let (plan, pulled_up) = outer_references_pulled_up(plan)?;
     let (qualifier, field) = plan.schema().qualified_field(0);
     let value = Expr::Column(Column::new(qualifier.cloned(), field.name()));
     let found = named_struct(vec![lit("value"), first_value(value, vec![]), lit("rows"), count(lit(1i64))]);
@@ -99,7 +100,10 @@ fn checked(subquery: Subquery) -> Result<Expr> {
         LogicalPlanBuilder::from(plan).aggregate(Vec::<Expr>::new(), vec![found.alias("zicht_found")])?.build()?;
     let outer_ref_columns = aggregated.all_out_ref_exprs();
     let subquery = Subquery { subquery: Arc::new(aggregated), outer_ref_columns, spans: subquery.spans };
-    let value = subquery_value().call(vec![Expr::ScalarSubquery(subquery)]);
+    let mut value = subquery_value().call(vec![Expr::ScalarSubquery(subquery)]);
+    if let Some(pulled_up) = pulled_up {
+        value = pulled_up.computed_from(value)?;
+    }
     Ok(match conjunction(outer_only) {
         Some(condition) => when(condition, value).end()?,
         None => value,
@@ -129,6 +133,66 @@ fn outer_conditions(plan: LogicalPlan) -> Result<(LogicalPlan, Vec<Expr>)> {
         }
         other => Ok((other, vec![])),
     }
+}
+
+/// A subquery value that reads the outer row (SQLAlchemy's column identity:
+/// `(SELECT json_build_object('always', a.attidentity = 'a', 'start', s.seqstart, ...) FROM
+/// pg_sequence s WHERE ...)`), computed by the outer query: the subquery finds the values of its
+/// own columns that the expression reads, as one struct; the outer query computes the
+/// expression from them and the outer row, NULL where the subquery found no row. DataFusion cannot
+/// join a subquery with outer references in its select list where it stands under a CASE.
+struct PulledUp {
+    /// The subquery's value.
+    expr: Expr,
+    /// The subquery's columns it reads, in the order of the struct's fields.
+    columns: Vec<Column>,
+}
+
+/// `plan` (a subquery) finding the struct of its columns its value reads, and what the outer
+/// query computes from that struct, when its value reads the outer row; `plan` as it is otherwise.
+fn outer_references_pulled_up(plan: LogicalPlan) -> Result<(LogicalPlan, Option<PulledUp>)> {
+    let LogicalPlan::Projection(projection) = &plan else { return Ok((plan, None)) };
+    let [value] = projection.expr.as_slice() else { return Ok((plan, None)) };
+    if !reads_the_outer_row(value) {
+        return Ok((plan, None));
+    }
+    let value = value.clone().unalias();
+    let mut columns: Vec<Column> = value.column_refs().into_iter().cloned().collect();
+    columns.sort_by_key(|column| column.flat_name());
+    let mut fields: Vec<Expr> = Vec::new();
+    for (position, column) in columns.iter().enumerate() {
+        fields.extend([lit(format!("c{position}")), Expr::Column(column.clone())]);
+    }
+    if fields.is_empty() {
+        // The value reads only the outer row; the struct says whether there was a row.
+        fields.extend([lit("found"), lit(true)]);
+    }
+    let input = Arc::clone(&projection.input);
+    let found = Projection::try_new(vec![named_struct(fields).alias("zicht_columns")], input)?;
+    Ok((LogicalPlan::Projection(found), Some(PulledUp { expr: value, columns })))
+}
+
+impl PulledUp {
+    /// The value computed from `found`, the struct the subquery found (NULL for no row).
+    fn computed_from(self, found: Expr) -> Result<Expr> {
+        let columns = self.columns;
+        let computed = self
+            .expr
+            .transform(|expr| match expr {
+                Expr::Column(column) => match columns.iter().position(|own| *own == column) {
+                    Some(position) => Ok(Transformed::yes(get_field(found.clone(), format!("c{position}")))),
+                    None => Ok(Transformed::no(Expr::Column(column))),
+                },
+                Expr::OuterReferenceColumn(_, column) => Ok(Transformed::yes(Expr::Column(column))),
+                other => Ok(Transformed::no(other)),
+            })?
+            .data;
+        when(found.is_not_null(), computed).end()
+    }
+}
+
+fn reads_the_outer_row(expr: &Expr) -> bool {
+    expr.exists(|expr| Ok(matches!(expr, Expr::OuterReferenceColumn(..)))).expect("the visit cannot fail")
 }
 
 /// A condition with outer references and no column of the subquery's own (nor a subquery).
@@ -210,6 +274,28 @@ mod tests {
         let expected = ["+---+---+", "| k | v |", "+---+---+", "| 1 |   |", "| 3 |   |", "+---+---+"];
         assert_eq!(answer(sql).await.unwrap(), expected.join("\n"));
         let sql = "SELECT k, (SELECT i.v FROM inner_rows i WHERE o.k = 2) AS v FROM outer_rows o";
+        assert!(answer(sql).await.unwrap_err().to_string().contains("more than one row"), "{sql}");
+    }
+
+    #[tokio::test]
+    async fn a_subquery_value_that_reads_the_outer_row_is_computed_by_the_outer_query() {
+        // Under CASE (DataFusion alone cannot plan this), and NULL where the subquery finds no
+        // row even though the outer row alone would give a value.
+        let sql = "SELECT k, CASE WHEN k < 3 THEN (SELECT i.v || '/' || o.k FROM inner_rows i WHERE i.k = o.k) END AS v, \
+                   (SELECT o.k * 10 FROM inner_rows i WHERE i.k = o.k AND i.v = 'drie') AS w \
+                   FROM outer_rows o ORDER BY k";
+        let expected = [
+            "+---+--------+----+",
+            "| k | v      | w  |",
+            "+---+--------+----+",
+            "| 1 |        |    |",
+            "| 2 | twee/2 |    |",
+            "| 3 |        | 30 |",
+            "+---+--------+----+",
+        ];
+        assert_eq!(answer(sql).await.unwrap(), expected.join("\n"));
+        let sql =
+            "SELECT CASE WHEN k > 0 THEN (SELECT i.v || o.k FROM inner_rows i WHERE i.k = o.k) END FROM outer_rows o";
         assert!(answer(sql).await.unwrap_err().to_string().contains("more than one row"), "{sql}");
     }
 
