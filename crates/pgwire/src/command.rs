@@ -36,6 +36,12 @@ pub enum Command {
         name: String,
         count: FetchCount,
     },
+    /// `MOVE`: a FETCH whose rows are skipped, on a SQL cursor or a protocol portal (asyncpg's
+    /// `Cursor.forward`).
+    Move {
+        name: String,
+        count: FetchCount,
+    },
     Close(Option<String>),
     CopyOut {
         query: Box<Statement>,
@@ -84,7 +90,43 @@ impl Command {
 /// Parses a query string into commands (see [`crate::compat`] for what it does to the statements).
 /// Recurses as deep as the statements nest: call it through [`parse_bounded`].
 fn parse(sql: &str) -> WireResult<Vec<Command>> {
+    if let Some((fetch, moves)) = cursor_statement(sql) {
+        let mut commands: Vec<Command> = parse_commands(&fetch)?;
+        if moves && let [Command::Fetch { name, count }] = commands.as_slice() {
+            commands = vec![Command::Move { name: name.clone(), count: *count }];
+        }
+        return Ok(commands);
+    }
+    parse_commands(sql)
+}
+
+fn parse_commands(sql: &str) -> WireResult<Vec<Command>> {
     crate::compat::parse_statements(sql)?.into_iter().map(classify).collect()
+}
+
+/// A query string that is one `FETCH` or `MOVE` (true), as a FETCH the SQL parser reads: the two
+/// share their grammar and the parser knows only FETCH, and only with `FROM` or `IN` before the
+/// cursor's name, which PostgreSQL lets one leave out (asyncpg's `MOVE FORWARD 2 portal`).
+fn cursor_statement(sql: &str) -> Option<(String, bool)> {
+    let text = sql.trim().trim_end_matches(';');
+    if text.contains(';') {
+        return None;
+    }
+    let mut words: Vec<&str> = text.split_whitespace().collect();
+    let moves = match words.first()?.to_ascii_lowercase().as_str() {
+        "move" => true,
+        "fetch" => false,
+        _ => return None,
+    };
+    words[0] = "FETCH";
+    let name = words.len().checked_sub(1).filter(|&name| name > 0)?;
+    match words[name - 1].to_ascii_lowercase().as_str() {
+        "from" | "in" => {}
+        // No direction either: the parser needs one, and NEXT is PostgreSQL's default.
+        "fetch" => words.insert(name, "NEXT FROM"),
+        _ => words.insert(name, "FROM"),
+    }
+    Some((words.join(" "), moves))
 }
 
 /// [`parse`] within the session's limits: the text's size is checked first, then it is parsed,
@@ -341,6 +383,12 @@ mod tests {
         assert!(matches!(one("FETCH ALL IN c"), Command::Fetch { count: FetchCount::All, .. }));
         assert!(matches!(one("FETCH NEXT FROM c"), Command::Fetch { count: FetchCount::Rows(1), .. }));
         assert!(matches!(one("UNLISTEN *"), Command::Ignored("UNLISTEN")));
+        assert!(matches!(one("MOVE FORWARD 5 c"), Command::Move { count: FetchCount::Rows(5), .. }));
+        assert!(matches!(one("  move all in c"), Command::Move { count: FetchCount::All, .. }));
+        assert!(matches!(one("MOVE\tNEXT FROM c"), Command::Move { count: FetchCount::Rows(1), .. }));
+        assert!(matches!(one("MOVE FORWARD 2 __asyncpg_portal_1__"), Command::Move { count: FetchCount::Rows(2), .. }));
+        assert!(matches!(one("FETCH 3 c;"), Command::Fetch { count: FetchCount::Rows(3), .. }));
+        assert!(matches!(one("FETCH c"), Command::Fetch { count: FetchCount::Rows(1), .. }));
         assert!(matches!(one("CLOSE c"), Command::Close(Some(_))));
         assert!(matches!(one("CLOSE ALL"), Command::Close(None)));
         let copy = one("COPY (SELECT 1) TO STDOUT WITH (FORMAT csv, HEADER true)");

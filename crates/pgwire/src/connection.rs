@@ -3,16 +3,18 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::Duration;
 
 use datafusion::arrow::record_batch::RecordBatch;
 use futures::stream::BoxStream;
+use pgwire::api::portal::Portal;
 use pgwire::messages::startup::SecretKey;
 use tokio_util::sync::CancellationToken;
 use zicht_engine::Session;
 
 use crate::error::{WireError, WireResult};
+use crate::handler::Prepared;
 use crate::settings::Settings;
 
 /// The PostgreSQL version clients are told; the server speaks its protocol and catalog.
@@ -30,6 +32,9 @@ pub struct Connection {
     /// The schema unqualified names resolve in, as last taken from `search_path`.
     default_schema: Mutex<String>,
     cursors: Mutex<HashMap<String, Cursor>>,
+    /// The protocol's portals (Bind) by name, for `MOVE`, which names one in SQL; the protocol
+    /// library owns them (and drops them on Close, Sync and the transaction's end).
+    portals: Mutex<HashMap<String, Weak<Portal<Prepared>>>>,
 }
 
 /// An open cursor (`DECLARE ... CURSOR FOR`): the rest of its result, read as `FETCH` asks.
@@ -61,7 +66,20 @@ impl Connection {
             settings,
             default_schema: Mutex::new(DEFAULT_SCHEMA.to_string()),
             cursors: Mutex::new(HashMap::new()),
+            portals: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Remembers a portal the client bound, by its name (see `portals`).
+    pub fn bound_portal(&self, portal: &Arc<Portal<Prepared>>) {
+        let mut portals = self.portals.lock().expect("portal lock");
+        portals.retain(|_, portal| portal.strong_count() > 0);
+        portals.insert(portal.name.clone(), Arc::downgrade(portal));
+    }
+
+    /// The bound portal of that name the client still has.
+    pub fn portal(&self, name: &str) -> Option<Arc<Portal<Prepared>>> {
+        self.portals.lock().expect("portal lock").get(name).and_then(Weak::upgrade)
     }
 
     /// Before a statement is planned: unqualified names resolve in the first schema of

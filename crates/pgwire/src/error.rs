@@ -45,6 +45,10 @@ pub enum WireError {
     Parameter(String),
     #[error("{0}")]
     InvalidDatetime(String),
+    /// An error already in PostgreSQL's form: one a result's rows met while they were skipped
+    /// (MOVE), which became an ErrorResponse where the rows are encoded.
+    #[error("{}", .0.message)]
+    Reported(Box<ErrorInfo>),
     #[error("protocol violation: {0}")]
     Protocol(String),
     /// A message the protocol does not allow at this point of the login; ends the connection.
@@ -73,6 +77,8 @@ impl WireError {
             WireError::Unsupported(_) => "0A000",
             WireError::Parameter(_) => "22P02",
             WireError::InvalidDatetime(_) => "22007",
+            // Its own code is in its ErrorInfo; this one is only what the audit log records.
+            WireError::Reported(_) => "XX000",
             WireError::Protocol(_) | WireError::UnexpectedMessage(_) => "08P01",
         }
     }
@@ -92,8 +98,20 @@ impl WireError {
     }
 
     pub fn into_info(self) -> ErrorInfo {
+        if let WireError::Reported(info) = self {
+            return *info;
+        }
         let severity = if self.is_fatal() { "FATAL" } else { "ERROR" };
         ErrorInfo::new(severity.to_string(), self.sqlstate().to_string(), self.to_string())
+    }
+}
+
+impl From<PgWireError> for WireError {
+    fn from(error: PgWireError) -> WireError {
+        match error {
+            PgWireError::UserError(info) => WireError::Reported(info),
+            other => WireError::Protocol(other.to_string()),
+        }
     }
 }
 

@@ -9,7 +9,7 @@
 use std::fmt::Debug;
 
 use futures::{Sink, SinkExt, StreamExt};
-use pgwire::api::portal::PortalExecutionState;
+use pgwire::api::portal::{Portal, PortalExecutionState};
 use pgwire::api::query::{ExtendedQueryHandler, send_execution_response};
 use pgwire::api::results::{QueryResponse, Response, Tag};
 use pgwire::api::store::{Entry, PortalStore};
@@ -17,8 +17,10 @@ use pgwire::api::{ClientInfo, ClientPortalStore, DEFAULT_NAME, PgWireConnectionS
 use pgwire::error::{PgWireError, PgWireResult};
 use pgwire::messages::PgWireBackendMessage;
 use pgwire::messages::extendedquery::{Execute, PortalSuspended};
-use pgwire::messages::response::EmptyQueryResponse;
+use pgwire::messages::response::{EmptyQueryResponse, TransactionStatus};
 
+use crate::command::FetchCount;
+use crate::error::WireResult;
 use crate::handler::{Prepared, QueryHandler};
 
 /// Runs the portal named in `message` (if it has not run yet) and sends its next rows.
@@ -72,6 +74,49 @@ where
     }
     finish(client, transaction_status);
     Ok(())
+}
+
+/// `MOVE`: runs the portal (if it has not run yet) and skips up to `count` of its next rows, as
+/// Execute would have sent them; returns how many it skipped.
+pub(crate) async fn move_portal(
+    handler: &QueryHandler,
+    connection: &std::sync::Arc<crate::connection::Connection>,
+    portal: &Portal<Prepared>,
+    count: FetchCount,
+    status: TransactionStatus,
+) -> WireResult<usize> {
+    let state = portal.state();
+    let mut state = state.lock().await;
+    if matches!(*state, PortalExecutionState::Initial) {
+        let Prepared::Plan { plan, parameter_types } = &portal.statement.statement else {
+            *state = PortalExecutionState::Finished;
+            return Ok(0);
+        };
+        let format = &portal.result_column_format;
+        match handler.execute_plan(connection, portal, plan, parameter_types, status, format).await? {
+            Response::Query(rows) => *state = PortalExecutionState::Suspended(rows),
+            _ => *state = PortalExecutionState::Finished,
+        }
+    }
+    let PortalExecutionState::Suspended(rows) = &mut *state else { return Ok(0) };
+    let wanted = match count {
+        FetchCount::Rows(rows) => rows,
+        FetchCount::All => usize::MAX,
+    };
+    let mut moved = 0;
+    while moved < wanted {
+        match rows.data_rows().next().await {
+            Some(row) => {
+                row?;
+                moved += 1;
+            }
+            None => {
+                *state = PortalExecutionState::Finished;
+                break;
+            }
+        }
+    }
+    Ok(moved)
 }
 
 /// Sends up to `limit` rows; true when the limit was reached (the portal is suspended, and may

@@ -12,16 +12,16 @@ use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::logical_expr::LogicalPlan;
 use datafusion::sql::sqlparser::ast::Statement;
 use futures::stream::{self, BoxStream};
-use futures::{Sink, StreamExt};
+use futures::{Sink, SinkExt, StreamExt};
 use pgwire::api::portal::{Format, Portal};
-use pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
-use pgwire::api::results::{FieldInfo, QueryResponse, Response, Tag};
+use pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler, send_describe_response};
+use pgwire::api::results::{DescribePortalResponse, FieldInfo, QueryResponse, Response, Tag};
 use pgwire::api::stmt::QueryParser;
 use pgwire::api::store::{Entry, PortalStore};
 use pgwire::api::{ClientInfo, ClientPortalStore, Type};
 use pgwire::error::{PgWireError, PgWireResult};
 use pgwire::messages::PgWireBackendMessage;
-use pgwire::messages::extendedquery::Execute;
+use pgwire::messages::extendedquery::{Bind, BindComplete, Describe, Execute, TARGET_TYPE_BYTE_PORTAL};
 use pgwire::messages::response::TransactionStatus;
 use pgwire::messages::simplequery::Query;
 
@@ -175,6 +175,63 @@ impl ExtendedQueryHandler for QueryHandler {
         crate::execute::execute_portal(self, client, message).await
     }
 
+    /// Binds as pgwire does, and remembers the portal by name for `MOVE` (a SQL statement that
+    /// names a protocol portal: asyncpg's `Cursor.forward`).
+    async fn on_bind<C>(&self, client: &mut C, message: Bind) -> PgWireResult<()>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Self::Statement>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let statement_name = message.statement_name.as_deref().unwrap_or(pgwire::api::DEFAULT_NAME);
+        match client.portal_store().get_statement(statement_name) {
+            Some(Entry::Value(statement)) => {
+                let portal = Arc::new(Portal::try_new(&message, statement)?);
+                if let Ok(connection) = connection(client) {
+                    connection.bound_portal(&portal);
+                }
+                client.portal_store().put_portal(portal);
+            }
+            Some(Entry::Empty) if message.parameters.is_empty() => {
+                client
+                    .portal_store()
+                    .put_empty_portal(message.portal_name.as_deref().unwrap_or(pgwire::api::DEFAULT_NAME));
+            }
+            Some(Entry::Empty) => {
+                let message = format!(
+                    "bind message supplies {} parameters, but prepared statement {statement_name:?} requires 0",
+                    message.parameters.len()
+                );
+                return Err(WireError::Protocol(message).into());
+            }
+            None => return Err(PgWireError::StatementNotFound(statement_name.to_owned())),
+        }
+        client.send(PgWireBackendMessage::BindComplete(BindComplete::new())).await?;
+        Ok(())
+    }
+
+    /// Describe of a portal that is a SQL cursor (`DECLARE c CURSOR FOR ...`): PostgreSQL keeps
+    /// both in one namespace, and psycopg describes its named cursors so after DECLARE.
+    async fn on_describe<C>(&self, client: &mut C, message: Describe) -> PgWireResult<()>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Self::Statement>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let name = message.name.as_deref().unwrap_or(pgwire::api::DEFAULT_NAME);
+        if message.target_type == TARGET_TYPE_BYTE_PORTAL
+            && client.portal_store().get_portal(name).is_none()
+            && let Ok(connection) = connection(client)
+            && let Ok(schema) = connection.cursor_schema(name)
+        {
+            let fields = arrow_schema_to_pg_fields(&schema, &Format::UnifiedText, None).map_err(unsupported_type)?;
+            return send_describe_response(client, &DescribePortalResponse::new(fields)).await;
+        }
+        self._on_describe(client, message).await
+    }
+
     async fn do_query<C>(
         &self,
         client: &mut C,
@@ -208,7 +265,7 @@ impl ExtendedQueryHandler for QueryHandler {
 }
 
 impl QueryHandler {
-    async fn execute_plan(
+    pub(crate) async fn execute_plan(
         &self,
         connection: &Arc<Connection>,
         portal: &Portal<Prepared>,
@@ -316,6 +373,18 @@ impl QueryHandler {
                 let mut response = rows_query_response(batch.schema(), stream::iter([Ok(batch)]).boxed(), format)?;
                 response.set_command_tag("FETCH");
                 Response::Query(response)
+            }
+            Command::Move { name, count } => {
+                let moved = match connection.portal(&name) {
+                    Some(portal) if connection.cursor_schema(&name).is_err() => {
+                        crate::execute::move_portal(self, connection, &portal, count, status).await?
+                    }
+                    _ => {
+                        let token = connection.control.start_statement();
+                        fetch(connection, &name, count, token, connection.statement_timeout()).await?.num_rows()
+                    }
+                };
+                Response::Execution(Tag::new("MOVE").with_rows(moved))
             }
             Command::Close(name) => {
                 connection.close_cursor(name.as_deref())?;
