@@ -38,6 +38,7 @@ mod names;
 mod parameters;
 mod pg_catalog_schema;
 mod pg_description;
+mod pg_regproc;
 mod pg_settings;
 mod pg_vectors;
 mod privileges;

@@ -2,6 +2,7 @@
 //! another shape than PostgreSQL 15 replaced by the shape clients query:
 //!
 //! - `pg_index` and `pg_constraint` with their column lists as arrays ([`crate::pg_vectors`]);
+//! - `pg_type` with its function columns as oids ([`crate::pg_regproc`]);
 //! - `pg_description` with the warehouse's own descriptions ([`crate::pg_description`]);
 //! - `pg_class` with `relacl` and `reloptions` (NULL: no table has a grant or a storage
 //!   option), which SQLAlchemy's `get_indexes`, psql's `\dp` and `\d+` and pgcli's `\d` of a
@@ -27,22 +28,24 @@ use datafusion::physical_plan::ExecutionPlan;
 use tokio::sync::OnceCell;
 
 use crate::pg_description::{Description, PgDescription};
+use crate::pg_regproc::pg_type_with_function_oids;
 use crate::pg_vectors::{vector_columns, with_arrays_table};
 
 /// pg_catalog as clients expect it (see the module's docs).
 #[derive(Debug)]
 pub(crate) struct PgCatalogSchema {
     inner: Arc<dyn SchemaProvider>,
-    /// pg_index and pg_constraint with arrays, made from `inner`'s when first read (not when a
-    /// session state is built), then shared by every session.
-    with_arrays: HashMap<&'static str, OnceCell<Arc<dyn TableProvider>>>,
+    /// pg_index and pg_constraint with arrays and pg_type with function oids, made from
+    /// `inner`'s when first read (not when a session state is built), then shared by every session.
+    converted: HashMap<&'static str, OnceCell<Arc<dyn TableProvider>>>,
     descriptions: Arc<[Description]>,
 }
 
 impl PgCatalogSchema {
     pub(crate) fn new(inner: Arc<dyn SchemaProvider>, descriptions: Arc<[Description]>) -> PgCatalogSchema {
-        let with_arrays = ["pg_index", "pg_constraint"].into_iter().map(|name| (name, OnceCell::new())).collect();
-        PgCatalogSchema { inner, with_arrays, descriptions }
+        let converted =
+            ["pg_index", "pg_constraint", "pg_type"].into_iter().map(|name| (name, OnceCell::new())).collect();
+        PgCatalogSchema { inner, converted, descriptions }
     }
 
     async fn inner_table(&self, name: &str) -> Result<Arc<dyn TableProvider>> {
@@ -60,10 +63,16 @@ impl SchemaProvider for PgCatalogSchema {
     }
 
     async fn table(&self, name: &str) -> Result<Option<Arc<dyn TableProvider>>> {
-        if let Some(cell) = self.with_arrays.get(name)
-            && let Some(columns) = vector_columns(name)
-        {
-            let init = || async { with_arrays_table(name, self.inner.table(name).await?, columns).await };
+        if let Some(cell) = self.converted.get(name) {
+            let init = || async {
+                match vector_columns(name) {
+                    Some(columns) => with_arrays_table(name, self.inner.table(name).await?, columns).await,
+                    None => {
+                        pg_type_with_function_oids(self.inner.table(name).await?, self.inner.table("pg_proc").await?)
+                            .await
+                    }
+                }
+            };
             return Ok(Some(Arc::clone(cell.get_or_try_init(init).await?)));
         }
         match name {

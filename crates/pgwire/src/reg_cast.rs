@@ -34,6 +34,7 @@ pub fn check_reg_casts(statements: &mut [Statement]) -> bool {
             let cast = std::mem::replace(expr, Expr::Value(Value::Null.into()));
             let oid = match alias.as_str() {
                 "regclass" => catalog_first(cast, &name),
+                "regproc" => function_in_catalog(cast, &name),
                 _ => cast,
             };
             *expr = call(NAME, vec![text(alias), text(message), oid]);
@@ -84,6 +85,18 @@ fn catalog_first(cast: Expr, name: &str) -> Expr {
         **expr = text(format!("pg_catalog.{name}"));
     }
     call("coalesce", vec![in_catalog, cast])
+}
+
+/// A function qualified with `pg_catalog.` (pgjdbc's `'pg_catalog.array_in'::regproc`) is looked
+/// up by its bare name: pg_proc holds PostgreSQL's own functions only, all in pg_catalog, and the
+/// compatibility parser's lookup compares names without their schema.
+fn function_in_catalog(mut cast: Expr, name: &str) -> Expr {
+    if let Some(bare) = name.strip_prefix("pg_catalog.")
+        && let Expr::Cast { expr, .. } = &mut cast
+    {
+        **expr = text(bare.to_string());
+    }
+    cast
 }
 
 fn text(text: String) -> Expr {

@@ -223,6 +223,34 @@ async fn descriptions_and_sizes_answer_as_postgresql() {
     server.stop().await;
 }
 
+/// Npgsql's type loading (Power BI's connector runs it on every connection) answers its four
+/// result sets, with pg_type's receive functions as oids: arrays found as arrays of their element.
+#[tokio::test]
+async fn npgsql_loads_its_types() {
+    let server = TestServer::start(|_| {}).await;
+    let client = server.connect().await.unwrap();
+    let messages = client.simple_query(include_str!("replay/npgsql-load-types.sql")).await.unwrap();
+    let completed = messages.iter().filter(|m| matches!(m, SimpleQueryMessage::CommandComplete(_))).count();
+    assert_eq!(completed, 4);
+    let types: Vec<(String, String, String)> = messages
+        .iter()
+        .filter_map(|message| match message {
+            SimpleQueryMessage::Row(row) if row.len() == 6 => Some((
+                row.get(2).unwrap_or_default().to_string(),
+                row.get(3).unwrap_or_default().to_string(),
+                row.get(5).unwrap_or_default().to_string(),
+            )),
+            _ => None,
+        })
+        .collect();
+    let find = |name: &str| types.iter().find(|(typname, ..)| typname == name).cloned();
+    assert_eq!(find("int4"), Some(("int4".into(), "b".into(), String::new())));
+    assert_eq!(find("_int4"), Some(("_int4".into(), "a".into(), "23".into())));
+    assert_eq!(find("_text"), Some(("_text".into(), "a".into(), "25".into())));
+    assert!(types.len() > 100, "{} types", types.len());
+    server.stop().await;
+}
+
 /// A parameter typed in Parse has that type where nothing else types it (psycopg's `SELECT %s`).
 #[tokio::test]
 async fn a_parameter_typed_in_parse_keeps_its_type() {
