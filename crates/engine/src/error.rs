@@ -146,6 +146,7 @@ fn data_exception(root: &DataFusionError) -> Option<&'static str> {
 const FRONT_END_ERRORS: &[(&str, &str, &str)] = &[
     ("unrecognized configuration parameter", "", "42704"),
     ("permission denied to set parameter", "", "42501"),
+    ("must be a member of the role whose process is being ", "", "42501"),
     ("invalid value for parameter", "", "22023"),
     ("relation \"", "\" does not exist", "42P01"),
     ("type \"", "\" does not exist", "42704"),

@@ -174,9 +174,21 @@ impl Connection {
 #[derive(Default)]
 pub struct QueryControl {
     token: Mutex<CancellationToken>,
+    /// Set by `pg_terminate_backend`: the connection ends at its next statement (57P01).
+    terminated: AtomicBool,
 }
 
 impl QueryControl {
+    /// Cancels the running statement and ends the connection before the next one.
+    pub fn terminate(&self) {
+        self.terminated.store(true, Ordering::SeqCst);
+        self.cancel();
+    }
+
+    pub fn is_terminated(&self) -> bool {
+        self.terminated.load(Ordering::SeqCst)
+    }
+
     /// A fresh token for the statement about to run; cancels reach only this statement.
     pub fn start_statement(&self) -> CancellationToken {
         let token = CancellationToken::new();
@@ -192,17 +204,49 @@ impl QueryControl {
 /// A connection's cancel key: its process id and secret, as sent in `BackendKeyData`.
 type CancelKey = (i32, Vec<u8>);
 
-/// Connections by their cancel key, for cancel requests that arrive on a new connection.
+/// Connections by their cancel key, for cancel requests that arrive on a new connection, and by
+/// their process id with their user, for `pg_cancel_backend` and `pg_terminate_backend`.
 #[derive(Default)]
 pub struct CancelRegistry {
     connections: RwLock<HashMap<CancelKey, Arc<QueryControl>>>,
+    backends: RwLock<HashMap<i32, (String, Arc<QueryControl>)>>,
+}
+
+/// What `pg_cancel_backend` and `pg_terminate_backend` do to a backend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signal {
+    Cancel,
+    Terminate,
 }
 
 impl CancelRegistry {
-    pub fn register(self: &Arc<Self>, pid: i32, key: &SecretKey, control: Arc<QueryControl>) -> Registration {
+    pub fn register(
+        self: &Arc<Self>,
+        pid: i32,
+        key: &SecretKey,
+        user: &str,
+        control: Arc<QueryControl>,
+    ) -> Registration {
         let id = (pid, key.to_bytes().to_vec());
-        self.connections.write().expect("registry lock").insert(id.clone(), control);
+        self.connections.write().expect("registry lock").insert(id.clone(), Arc::clone(&control));
+        self.backends.write().expect("registry lock").insert(pid, (user.to_string(), control));
         Registration { registry: Arc::clone(self), id }
+    }
+
+    /// Signals the backend `pid` on behalf of `user`, as PostgreSQL lets a role signal its own
+    /// backends only: false for a process id that is no backend, 42501 for another user's.
+    pub fn signal(&self, pid: i32, user: &str, signal: Signal) -> WireResult<bool> {
+        let backends = self.backends.read().expect("registry lock");
+        let Some((owner, control)) = backends.get(&pid) else { return Ok(false) };
+        if owner != user {
+            let verb = if signal == Signal::Cancel { "canceled" } else { "terminated" };
+            return Err(WireError::NotOwner(format!("must be a member of the role whose process is being {verb}")));
+        }
+        match signal {
+            Signal::Cancel => control.cancel(),
+            Signal::Terminate => control.terminate(),
+        }
+        Ok(true)
     }
 
     pub fn cancel(&self, pid: i32, key: &SecretKey) {
@@ -222,6 +266,7 @@ pub struct Registration {
 impl Drop for Registration {
     fn drop(&mut self) {
         self.registry.connections.write().expect("registry lock").remove(&self.id);
+        self.registry.backends.write().expect("registry lock").remove(&self.id.0);
     }
 }
 
@@ -236,5 +281,23 @@ impl ShutdownFlag {
 
     pub fn is_set(&self) -> bool {
         self.0.load(Ordering::SeqCst)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_user_signals_only_its_own_backends() {
+        let registry = Arc::new(CancelRegistry::default());
+        let control = Arc::new(QueryControl::default());
+        let _registration = registry.register(7, &SecretKey::I32(1), "analist", Arc::clone(&control));
+        let error = registry.signal(7, "iemand_anders", Signal::Terminate).unwrap_err();
+        assert_eq!(error.into_info().code, "42501");
+        assert!(!control.is_terminated());
+        assert!(!registry.signal(8, "analist", Signal::Cancel).unwrap());
+        assert!(registry.signal(7, "analist", Signal::Terminate).unwrap());
+        assert!(control.is_terminated());
     }
 }

@@ -45,6 +45,9 @@ pub enum WireError {
     Parameter(String),
     #[error("{0}")]
     InvalidDatetime(String),
+    /// Signalling another role's backend.
+    #[error("{0}")]
+    NotOwner(String),
     /// An error already in PostgreSQL's form: one a result's rows met while they were skipped
     /// (MOVE), which became an ErrorResponse where the rows are encoded.
     #[error("{}", .0.message)]
@@ -77,6 +80,7 @@ impl WireError {
             WireError::Unsupported(_) => "0A000",
             WireError::Parameter(_) => "22P02",
             WireError::InvalidDatetime(_) => "22007",
+            WireError::NotOwner(_) => "42501",
             // Its own code is in its ErrorInfo; this one is only what the audit log records.
             WireError::Reported(_) => "XX000",
             WireError::Protocol(_) | WireError::UnexpectedMessage(_) => "08P01",

@@ -274,7 +274,7 @@ impl QueryHandler {
         status: TransactionStatus,
         format: &Format,
     ) -> WireResult<Response> {
-        self.admit_statement(status, false)?;
+        self.admit_statement(connection, status, false)?;
         let params = crate::parameters::decode_parameters(portal, parameter_types)?;
         let statement = StatementControl::start(connection);
         let released =
@@ -284,8 +284,15 @@ impl QueryHandler {
     }
 
     /// Refuses statements the connection's state does not allow.
-    fn admit_statement(&self, status: TransactionStatus, ends_transaction: bool) -> WireResult<()> {
-        if self.shared.shutdown.is_set() {
+    fn admit_statement(
+        &self,
+        connection: &Connection,
+        status: TransactionStatus,
+        ends_transaction: bool,
+    ) -> WireResult<()> {
+        // A connection another of its user's terminated (pg_terminate_backend) ends here, as at
+        // a shutdown.
+        if self.shared.shutdown.is_set() || connection.control.is_terminated() {
             return Err(WireError::AdminShutdown);
         }
         if matches!(status, TransactionStatus::Error) && !ends_transaction {
@@ -322,7 +329,7 @@ impl QueryHandler {
         status: TransactionStatus,
         format: &Format,
     ) -> WireResult<Response> {
-        self.admit_statement(status, matches!(command, Command::Commit | Command::Rollback))?;
+        self.admit_statement(connection, status, matches!(command, Command::Commit | Command::Rollback))?;
         let in_failed_transaction = matches!(status, TransactionStatus::Error);
         Ok(match command {
             Command::Query(statement) => {

@@ -21,6 +21,7 @@
 //! # Ok(()) }
 //! ```
 
+mod backends;
 mod catalog;
 mod command;
 mod compat;

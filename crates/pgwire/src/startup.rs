@@ -113,9 +113,12 @@ impl Startup {
         client.set_pid_and_secret_key(pid, key.clone());
         let session = self.shared.engine.session_at(&user, self.shared.config.access_level(&user));
         session.register_constant_function("pg_backend_pid", ScalarValue::Int32(Some(pid)));
+        for function in crate::backends::functions(&self.shared.cancels, &user) {
+            session.register_function(function);
+        }
         let connection =
             Connection::new(session, &user, Arc::clone(&self.control), self.shared.config.statement_timeout);
-        let registration = self.shared.cancels.register(pid, &key, Arc::clone(&self.control));
+        let registration = self.shared.cancels.register(pid, &key, &user, Arc::clone(&self.control));
         client.session_extensions().insert(registration);
         client.session_extensions().insert(connection);
         finish_authentication(client, &parameters()).await

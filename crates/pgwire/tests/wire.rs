@@ -223,6 +223,23 @@ async fn descriptions_and_sizes_answer_as_postgresql() {
     server.stop().await;
 }
 
+/// A user's connection may terminate another of the same user's (Superset's stop button); a
+/// process id that is no backend gives false.
+#[tokio::test]
+async fn a_connection_terminates_another_of_its_user() {
+    let server = TestServer::start(|_| {}).await;
+    let (stopped, stopper) = (server.connect().await.unwrap(), server.connect().await.unwrap());
+    let pid: i32 = stopped.query_one("SELECT pg_backend_pid()", &[]).await.unwrap().get(0);
+    let sql = format!("SELECT pg_terminate_backend({pid}), pg_cancel_backend(0)");
+    let row = stopper.query_one(sql.as_str(), &[]).await.unwrap();
+    assert_eq!((row.get::<_, bool>(0), row.get::<_, bool>(1)), (true, false));
+    let error = stopped.simple_query("SELECT 1").await.unwrap_err();
+    assert!(error.code().is_none_or(|code| code.code() == "57P01"), "{error}");
+    assert!(stopped.simple_query("SELECT 1").await.is_err(), "the terminated connection is closed");
+    assert_eq!(stopper.query_one("SELECT 1", &[]).await.unwrap().get::<_, i64>(0), 1);
+    server.stop().await;
+}
+
 /// Npgsql's type loading (Power BI's connector runs it on every connection) answers its four
 /// result sets, with pg_type's receive functions as oids: arrays found as arrays of their element.
 #[tokio::test]
