@@ -14,8 +14,8 @@ use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Int64Type};
 use datafusion::common::exec_err;
 use datafusion::logical_expr::{ColumnarValue, ScalarUDF, Volatility, create_udf};
-use datafusion::scalar::ScalarValue;
 
+use crate::catalog::function_result;
 use crate::connection::{CancelRegistry, Signal};
 
 /// Both functions, for a connection of `user`.
@@ -34,7 +34,6 @@ fn signal_udf(name: &str, registry: Arc<CancelRegistry>, user: &str, signal: Sig
         DataType::Boolean,
         Volatility::Volatile,
         Arc::new(move |args: &[ColumnarValue]| {
-            let scalar = matches!(args[0], ColumnarValue::Scalar(_));
             let pids = cast(&args[0].to_array(1)?, &DataType::Int64)?;
             let mut signalled = Vec::with_capacity(pids.len());
             for pid in pids.as_primitive::<Int64Type>().iter() {
@@ -45,11 +44,7 @@ fn signal_udf(name: &str, registry: Arc<CancelRegistry>, user: &str, signal: Sig
                     Some(Err(error)) => return exec_err!("{error}"),
                 }
             }
-            let signalled = BooleanArray::from(signalled);
-            match scalar {
-                true => Ok(ColumnarValue::Scalar(ScalarValue::Boolean(signalled.iter().next().flatten()))),
-                false => Ok(ColumnarValue::Array(Arc::new(signalled))),
-            }
+            function_result(args, Arc::new(BooleanArray::from(signalled)))
         }),
     )
 }

@@ -86,7 +86,7 @@ fn null_text_udf(name: &str, arguments: Vec<DataType>) -> ScalarUDF {
 }
 
 /// A function of `arguments` that answers `value` whatever they are.
-fn constant_udf(name: &str, arguments: Vec<DataType>, value: ScalarValue) -> ScalarUDF {
+pub(crate) fn constant_udf(name: &str, arguments: Vec<DataType>, value: ScalarValue) -> ScalarUDF {
     let data_type = value.data_type();
     create_udf(
         name,

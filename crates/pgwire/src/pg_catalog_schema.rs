@@ -21,6 +21,7 @@ use async_trait::async_trait;
 use datafusion::arrow::array::{RecordBatch, new_null_array};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::catalog::{SchemaProvider, Session, TableProvider};
+use datafusion::common::plan_err;
 use datafusion::datasource::{MemTable, TableType};
 use datafusion::error::Result;
 use datafusion::logical_expr::Expr;
@@ -65,12 +66,11 @@ impl SchemaProvider for PgCatalogSchema {
     async fn table(&self, name: &str) -> Result<Option<Arc<dyn TableProvider>>> {
         if let Some(cell) = self.converted.get(name) {
             let init = || async {
+                let table = self.inner.table(name).await?;
                 match vector_columns(name) {
-                    Some(columns) => with_arrays_table(name, self.inner.table(name).await?, columns).await,
-                    None => {
-                        pg_type_with_function_oids(self.inner.table(name).await?, self.inner.table("pg_proc").await?)
-                            .await
-                    }
+                    Some(columns) => with_arrays_table(name, table, columns).await,
+                    // pg_type, the one converted table without vectors.
+                    None => pg_type_with_function_oids(table, self.inner.table("pg_proc").await?).await,
                 }
             };
             return Ok(Some(Arc::clone(cell.get_or_try_init(init).await?)));
@@ -192,4 +192,25 @@ impl TableProvider for WithNullColumns {
 pub(crate) async fn read_whole(table: &Arc<dyn TableProvider>, state: &dyn Session) -> Result<Vec<RecordBatch>> {
     let plan = table.scan(state, None, &[], None).await?;
     datafusion::physical_plan::collect(plan, state.task_ctx()).await
+}
+
+/// Every batch of a datafusion-pg-catalog table that is served from memory, as the tables
+/// converted here are (a static catalog; read without a session).
+pub(crate) async fn in_memory_batches(name: &str, table: Option<Arc<dyn TableProvider>>) -> Result<Vec<RecordBatch>> {
+    let Some(memory) = table.as_ref().and_then(|table| table.downcast_ref::<MemTable>()) else {
+        return plan_err!("pg_catalog.{name} is not the in-memory table it is expected to be");
+    };
+    let mut batches = Vec::new();
+    for partition in &memory.batches {
+        batches.extend(partition.read().await.iter().cloned());
+    }
+    Ok(batches)
+}
+
+/// The converted batches of `name` as one in-memory table.
+pub(crate) fn converted_table(name: &str, converted: Vec<RecordBatch>) -> Result<Arc<dyn TableProvider>> {
+    let Some(schema) = converted.first().map(RecordBatch::schema) else {
+        return plan_err!("pg_catalog.{name} has no rows to take its shape from");
+    };
+    Ok(Arc::new(MemTable::try_new(schema, vec![converted])?))
 }

@@ -15,8 +15,9 @@ use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Field, Int32Type, Schema};
 use datafusion::catalog::TableProvider;
 use datafusion::common::plan_err;
-use datafusion::datasource::MemTable;
 use datafusion::error::Result;
+
+use crate::pg_catalog_schema::{converted_table, in_memory_batches};
 
 /// pg_type's columns of type regproc.
 const FUNCTION_COLUMNS: [&str; 7] =
@@ -28,26 +29,10 @@ pub(crate) async fn pg_type_with_function_oids(
     pg_type: Option<Arc<dyn TableProvider>>,
     pg_proc: Option<Arc<dyn TableProvider>>,
 ) -> Result<Arc<dyn TableProvider>> {
-    let functions = function_oids(&batches_of("pg_proc", pg_proc).await?)?;
-    let mut converted = Vec::new();
-    for batch in batches_of("pg_type", pg_type).await? {
-        converted.push(with_function_oids(&batch, &functions)?);
-    }
-    let Some(schema) = converted.first().map(RecordBatch::schema) else {
-        return plan_err!("pg_catalog.pg_type has no rows to take its shape from");
-    };
-    Ok(Arc::new(MemTable::try_new(schema, vec![converted])?))
-}
-
-async fn batches_of(name: &str, table: Option<Arc<dyn TableProvider>>) -> Result<Vec<RecordBatch>> {
-    let Some(memory) = table.as_ref().and_then(|table| table.downcast_ref::<MemTable>()) else {
-        return plan_err!("pg_catalog.{name} is not the in-memory table it is expected to be");
-    };
-    let mut batches = Vec::new();
-    for partition in &memory.batches {
-        batches.extend(partition.read().await.iter().cloned());
-    }
-    Ok(batches)
+    let functions = function_oids(&in_memory_batches("pg_proc", pg_proc).await?)?;
+    let batches = in_memory_batches("pg_type", pg_type).await?;
+    let converted = batches.iter().map(|batch| with_function_oids(batch, &functions)).collect::<Result<Vec<_>>>()?;
+    converted_table("pg_type", converted)
 }
 
 /// Each function's name with its (lowest) oid.

@@ -22,9 +22,10 @@ use datafusion::arrow::buffer::OffsetBuffer;
 use datafusion::arrow::datatypes::{ArrowPrimitiveType, DataType, Field, Fields, Int16Type, Int32Type, Schema};
 use datafusion::catalog::TableProvider;
 use datafusion::common::{exec_err, plan_err};
-use datafusion::datasource::MemTable;
 use datafusion::error::Result;
 use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility};
+
+use crate::pg_catalog_schema::{converted_table, in_memory_batches};
 
 /// A table's text columns that hold vectors, each with the integer type of its elements.
 pub(crate) type VectorColumns = &'static [(&'static str, DataType)];
@@ -64,19 +65,9 @@ pub(crate) async fn with_arrays_table(
     table: Option<Arc<dyn TableProvider>>,
     columns: VectorColumns,
 ) -> Result<Arc<dyn TableProvider>> {
-    let Some(memory) = table.as_ref().and_then(|table| table.downcast_ref::<MemTable>()) else {
-        return plan_err!("pg_catalog.{name} is not the in-memory table it is expected to be");
-    };
-    let mut converted = Vec::new();
-    for partition in &memory.batches {
-        for batch in partition.read().await.iter() {
-            converted.push(with_arrays(batch, columns)?);
-        }
-    }
-    let Some(schema) = converted.first().map(RecordBatch::schema) else {
-        return plan_err!("pg_catalog.{name} has no rows to take its shape from");
-    };
-    Ok(Arc::new(MemTable::try_new(schema, vec![converted])?))
+    let batches = in_memory_batches(name, table).await?;
+    let converted = batches.iter().map(|batch| with_arrays(batch, columns)).collect::<Result<Vec<_>>>()?;
+    converted_table(name, converted)
 }
 
 /// `batch` with each of `columns` (text) replaced by a list of integers of the given type.

@@ -12,6 +12,8 @@ use datafusion::arrow::datatypes::{DataType, Int64Type};
 use datafusion::logical_expr::{ColumnarValue, ScalarUDF, Volatility, create_udf};
 use datafusion::scalar::ScalarValue;
 
+use crate::catalog::{constant_udf, function_result};
+
 /// The size functions (each 0) and `pg_size_pretty`.
 pub(crate) fn functions() -> Vec<ScalarUDF> {
     let oid_sizes = ["pg_table_size", "pg_relation_size", "pg_total_relation_size", "pg_indexes_size"];
@@ -24,13 +26,7 @@ pub(crate) fn functions() -> Vec<ScalarUDF> {
 
 /// `name(argument)`: 0 bytes, whatever the relation or database.
 fn zero_size(name: &str, argument: DataType) -> ScalarUDF {
-    create_udf(
-        name,
-        vec![argument],
-        DataType::Int64,
-        Volatility::Stable,
-        Arc::new(|_args: &[ColumnarValue]| Ok(ColumnarValue::Scalar(ScalarValue::Int64(Some(0))))),
-    )
+    constant_udf(name, vec![argument], ScalarValue::Int64(Some(0)))
 }
 
 fn size_pretty_udf() -> ScalarUDF {
@@ -40,16 +36,10 @@ fn size_pretty_udf() -> ScalarUDF {
         DataType::Utf8,
         Volatility::Immutable,
         Arc::new(|args: &[ColumnarValue]| {
-            let scalar = matches!(args[0], ColumnarValue::Scalar(_));
             let sizes = cast(&args[0].to_array(1)?, &DataType::Int64)?;
             let texts: StringArray =
                 sizes.as_primitive::<Int64Type>().iter().map(|size| size.map(size_pretty)).collect();
-            let texts = ColumnarValue::Array(Arc::new(texts));
-            if scalar {
-                Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(&texts.to_array(1)?, 0)?))
-            } else {
-                Ok(texts)
-            }
+            function_result(args, Arc::new(texts))
         }),
     )
 }
