@@ -1,5 +1,7 @@
 //! `information_schema.columns`, `.tables` and `.views` as PostgreSQL defines them, over
-//! DataFusion's own.
+//! DataFusion's own, and the tables DataFusion lacks that client tools read: the constraint
+//! tables (`table_constraints`, `key_column_usage`, ...; no rows, the warehouse declares no
+//! keys) and `character_sets` (Power BI).
 //!
 //! DataFusion's information schema names a column's type as Arrow does (`Int64`, `Utf8View`),
 //! numbers columns from 0, lists every table among the views, and lacks the columns client tools
@@ -141,12 +143,43 @@ const VIEWS: &str = "SELECT v.table_catalog, v.table_schema, v.table_name, v.def
      ON v.table_catalog = t.table_catalog AND v.table_schema = t.table_schema AND v.table_name = t.table_name \
      WHERE t.table_type = 'VIEW'";
 
+/// The constraint tables: the warehouse declares no keys, unique or foreign keys and no checks,
+/// so they have PostgreSQL's columns and no rows (Metabase's and Power BI's key lookups find
+/// none). PostgreSQL would also list its NOT NULL columns as CHECK constraints; no client asks
+/// for those here.
+const TABLE_CONSTRAINTS: &str = "constraint_catalog, constraint_schema, constraint_name, table_catalog,      table_schema, table_name, constraint_type, is_deferrable, initially_deferred, enforced, nulls_distinct";
+const KEY_COLUMN_USAGE: &str = "constraint_catalog, constraint_schema, constraint_name, table_catalog,      table_schema, table_name, column_name, ordinal_position:INT, position_in_unique_constraint:INT";
+const REFERENTIAL_CONSTRAINTS: &str = "constraint_catalog, constraint_schema, constraint_name,      unique_constraint_catalog, unique_constraint_schema, unique_constraint_name, match_option, update_rule,      delete_rule";
+const CONSTRAINT_COLUMN_USAGE: &str =
+    "table_catalog, table_schema, table_name, column_name, constraint_catalog, constraint_schema, constraint_name";
+
+/// `SELECT CAST(NULL AS type) AS column, ... WHERE false` for `columns` (`name` or `name:TYPE`,
+/// VARCHAR when no type is given): a table with those columns and no rows.
+fn no_rows(columns: &str) -> String {
+    let columns: Vec<String> = columns
+        .split(',')
+        .map(|column| {
+            let (name, sql_type) = column.trim().split_once(':').unwrap_or((column.trim(), "VARCHAR"));
+            format!("CAST(NULL AS {sql_type}) AS {name}")
+        })
+        .collect();
+    format!("SELECT {} WHERE false", columns.join(", "))
+}
+
+/// The one character set of the server (PostgreSQL's row for a UTF8 database, C collation).
+const CHARACTER_SETS: &str = "SELECT CAST(NULL AS VARCHAR) AS character_set_catalog,      CAST(NULL AS VARCHAR) AS character_set_schema, 'UTF8' AS character_set_name,      'UCS' AS character_repertoire, 'UTF8' AS form_of_use, 'zicht' AS default_collate_catalog,      'pg_catalog' AS default_collate_schema, 'C' AS default_collate_name";
+
 /// The query PostgreSQL's `information_schema.<table>` answers with, for the tables rewritten.
 fn postgres_query(table: &str) -> Option<String> {
     match table {
         "columns" => Some(columns_query()),
         "tables" => Some(TABLES.to_string()),
         "views" => Some(VIEWS.to_string()),
+        "table_constraints" => Some(no_rows(TABLE_CONSTRAINTS)),
+        "key_column_usage" => Some(no_rows(KEY_COLUMN_USAGE)),
+        "referential_constraints" => Some(no_rows(REFERENTIAL_CONSTRAINTS)),
+        "constraint_column_usage" => Some(no_rows(CONSTRAINT_COLUMN_USAGE)),
+        "character_sets" => Some(CHARACTER_SETS.to_string()),
         _ => None,
     }
 }
@@ -238,7 +271,8 @@ mod tests {
 
     #[test]
     fn every_query_parses_as_one_select() {
-        for table in ["columns", "tables", "views"] {
+        let tables = ["columns", "tables", "views", "table_constraints", "key_column_usage", "character_sets"];
+        for table in tables.into_iter().chain(["referential_constraints", "constraint_column_usage"]) {
             let alias = named(table);
             assert!(derived_table(&postgres_query(table).unwrap(), alias).is_some(), "{table}");
         }

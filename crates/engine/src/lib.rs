@@ -36,6 +36,7 @@ mod checked_constants;
 mod engine;
 mod error;
 mod information_schema;
+mod integer_results;
 pub mod limits;
 mod options;
 mod scalar_subqueries;

@@ -139,7 +139,7 @@ impl Session {
         on_planner_stack(async move {
             let plan = state.statement_to_plan(statement).await.map_err(EngineError::from_planning)?;
             refuse_changes(&plan)?;
-            Ok(plan)
+            crate::integer_results::postgres_integer_results(plan).map_err(EngineError::from_planning)
         })
         .await?
     }

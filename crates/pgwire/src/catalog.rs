@@ -19,27 +19,31 @@ use zicht_engine::Engine;
 use crate::connection::SERVER_VERSION;
 use crate::pg_catalog_schema::PgCatalogSchema;
 use crate::pg_description::{Description, warehouse_descriptions};
+use crate::pg_proc::{OwnFunction, own_functions};
 use crate::startup::DATABASE;
 
 pub fn install(engine: Engine) -> zicht_engine::Result<Engine> {
-    let descriptions: Arc<[Description]> = warehouse_descriptions(&engine).into();
+    let functions: Arc<[OwnFunction]> = own_functions().into();
+    let descriptions: Arc<[Description]> = warehouse_descriptions(&engine, &functions).into();
     engine.extend(move |ctx: &SessionContext| {
         datafusion_pg_catalog::setup_pg_catalog(ctx, DATABASE, EmptyContextProvider).map_err(|e| *e)?;
         if let Some(catalog) = ctx.catalog(DATABASE)
             && let Some(pg_catalog) = catalog.schema("pg_catalog")
         {
-            let as_postgres = PgCatalogSchema::new(pg_catalog, Arc::clone(&descriptions));
+            let as_postgres = PgCatalogSchema::new(pg_catalog, Arc::clone(&descriptions), Arc::clone(&functions));
             catalog.register_schema("pg_catalog", Arc::new(as_postgres))?;
         }
         ctx.register_udf(crate::pg_vectors::expand_array_udf());
+        for function in crate::type_names::functions() {
+            ctx.register_udf(function);
+        }
         ctx.register_udf(version_udf());
         ctx.register_udf(always_visible_udf("pg_function_is_visible"));
         ctx.register_udf(always_visible_udf("pg_type_is_visible"));
         ctx.register_udf(always_visible_udf("pg_collation_is_visible"));
-        ctx.register_udf(empty_text_udf("pg_get_function_result"));
-        ctx.register_udf(empty_text_udf("pg_get_function_arguments"));
         ctx.register_udf(null_text_udf("pg_get_serial_sequence", vec![DataType::Utf8, DataType::Utf8]));
         ctx.register_udf(null_text_udf("pg_advisory_unlock_all", vec![]));
+        ctx.register_udf(null_text_udf("pg_get_function_sqlbody", vec![DataType::Int64]));
         ctx.register_udf(to_regtype_udf());
         ctx.register_udf(quote_literal_udf());
         ctx.register_udf(crate::json_build_object::json_build_object_udf());
@@ -71,16 +75,11 @@ fn always_visible_udf(name: &str) -> ScalarUDF {
     constant_udf(name, vec![DataType::Int64], ScalarValue::Boolean(Some(true)))
 }
 
-/// Signature texts psql shows in `\df`; the warehouse's own functions are documented in
-/// `information_schema.routines` and crates/udf/README.md instead.
-fn empty_text_udf(name: &str) -> ScalarUDF {
-    constant_udf(name, vec![DataType::Int64], ScalarValue::Utf8(Some(String::new())))
-}
-
 /// Functions whose honest answer here is NULL: no column is backed by a sequence
-/// (`pg_get_serial_sequence`, asked by SQLAlchemy's `get_columns`), and no session ever holds an
+/// (`pg_get_serial_sequence`, asked by SQLAlchemy's `get_columns`), no session ever holds an
 /// advisory lock (`pg_advisory_unlock_all()`, PostgreSQL's void, in asyncpg's reset
-/// of a pooled connection).
+/// of a pooled connection), and no function has an SQL-standard body
+/// (`pg_get_function_sqlbody`, psql's `\df+`).
 fn null_text_udf(name: &str, arguments: Vec<DataType>) -> ScalarUDF {
     constant_udf(name, arguments, ScalarValue::Utf8(None))
 }

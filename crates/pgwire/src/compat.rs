@@ -40,6 +40,8 @@ pub fn parse_statements(sql: &str) -> WireResult<Vec<Statement>> {
     };
     rewrite_like_escapes(&mut statements);
     rewrite_postgres_spellings(&mut statements);
+    crate::type_names::rewrite_type_names(&mut statements);
+    crate::reg_cast::resolve_computed_regclass(&mut statements);
     crate::pg_settings::read_connection_settings(&mut statements);
     Ok(statements)
 }
@@ -329,8 +331,20 @@ fn view_definition(oid: &Expr) -> Option<Expr> {
 
 /// `obj_description(oid [, catalog])` (`column` 0) and `col_description(oid, column)`: the
 /// description of a relation or of its column from pg_description ([`crate::pg_description`]),
-/// NULL when it has none. An oid names one object here, whatever its catalog.
+/// NULL when it has none. An oid names one object here, whatever its catalog. The oid of a
+/// computed name (Metabase's `CAST(format('%I.%I', s, t) AS regclass)`) is found by that name in
+/// the same subquery, which DataFusion plans where a lookup inside the lookup it cannot.
 fn description(oid: &Expr, column: &Expr) -> Option<Expr> {
+    if let Some(name) = crate::reg_cast::computed_regclass_name(oid) {
+        let text = format!(
+            "(SELECT zicht_description.description FROM pg_catalog.pg_description zicht_description \
+             JOIN pg_catalog.pg_class zicht_rel ON zicht_rel.oid = zicht_description.objoid \
+             JOIN pg_catalog.pg_namespace zicht_ns ON zicht_ns.oid = zicht_rel.relnamespace \
+             WHERE {} AND zicht_description.objsubid = {column})",
+            crate::reg_cast::relation_named(name)
+        );
+        return parse_expression(&text);
+    }
     let text = format!(
         "(SELECT zicht_description.description FROM pg_catalog.pg_description zicht_description \
          WHERE zicht_description.objoid = {oid} AND zicht_description.objsubid = {column})"
@@ -457,7 +471,7 @@ fn backslash_pattern(pattern: &Expr, escape: &str) -> Option<Expr> {
 }
 
 /// One SQL expression, as PostgreSQL's dialect reads it.
-fn parse_expression(text: &str) -> Option<Expr> {
+pub(crate) fn parse_expression(text: &str) -> Option<Expr> {
     Parser::new(&PostgreSqlDialect {}).try_with_sql(text).and_then(|mut parser| parser.parse_expr()).ok()
 }
 

@@ -529,12 +529,12 @@ pub(crate) async fn plan_query(connection: &Arc<Connection>, statement: Statemen
 async fn prepare(connection: &Arc<Connection>, command: Command) -> WireResult<Prepared> {
     Ok(match command {
         Command::Query(statement) => {
-            let dates = crate::parameters::cast_to_date(&statement);
+            let cast = crate::parameters::cast_parameter_types(&statement);
             let plan = StatementControl::start(connection).bound(plan_query(connection, *statement)).await?;
             let mut parameter_types = parameter_types(&plan)?;
-            for position in dates {
+            for (position, data_type) in cast {
                 if let Some(unknown @ None) = parameter_types.get_mut(position) {
-                    *unknown = Some(DataType::Date32);
+                    *unknown = Some(data_type);
                 }
             }
             Prepared::Plan { plan: Box::new(plan), parameter_types }

@@ -39,6 +39,7 @@ mod names;
 mod parameters;
 mod pg_catalog_schema;
 mod pg_description;
+mod pg_proc;
 mod pg_regproc;
 mod pg_settings;
 mod pg_vectors;
@@ -50,6 +51,7 @@ mod server;
 mod settings;
 mod sizes;
 mod startup;
+mod type_names;
 
 pub use catalog::version_string;
 pub use config::{ServerConfig, TlsConfig, UserConfig};

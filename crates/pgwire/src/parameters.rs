@@ -6,7 +6,8 @@
 //!   `CAST($n AS type)` ([`typed_placeholders`]).
 //! - A date sent untyped as text is read as PostgreSQL reads date input: pgjdbc's `setDate`
 //!   sends `'2024-01-31 +00'` (with a zone) with OID 0 for `CAST(? AS date)`; such a parameter
-//!   is typed date ([`cast_to_date`]), and its date is the text's first part, the rest (a time,
+//!   is typed date ([`cast_parameter_types`], which types every parameter cast to a type, as
+//!   PostgreSQL does: `$1::int` is int4), and its date is the text's first part, the rest (a time,
 //!   a zone) does not change it ([`decode_parameters`]).
 
 use std::ops::ControlFlow;
@@ -42,22 +43,41 @@ pub(crate) fn typed_placeholders(statement: &mut Statement, types: &[Option<Type
     });
 }
 
-/// The parameters (from 0) cast to date where they stand, `CAST($n AS date)`: DataFusion infers
-/// no type for them, so their text would be cast by Arrow, which reads no PostgreSQL date input
-/// with a time or zone; typed Date32 here, they are read as PostgreSQL reads them.
-pub(crate) fn cast_to_date(statement: &Statement) -> Vec<usize> {
-    let mut positions = Vec::new();
+/// The parameters (from 0) cast to a type where they stand (`$1::int`, `CAST($2 AS date)`), with
+/// that type: DataFusion infers no type from a cast, so without this their type would be unknown
+/// and described as text, and drivers that encode by the described type (pgx, asyncpg) would
+/// refuse to send a number for `$1::int + 1`. A parameter cast to date is read as PostgreSQL
+/// reads date input (see [`decode_parameters`]); Arrow reads none with a time or zone.
+pub(crate) fn cast_parameter_types(statement: &Statement) -> Vec<(usize, DataType)> {
+    let mut typed = Vec::new();
     let _ = datafusion::sql::sqlparser::ast::visit_expressions(statement, |expr| {
-        if let Expr::Cast { expr: cast, data_type: ast::DataType::Date, .. } = expr
+        if let Expr::Cast { expr: cast, data_type, array: false, .. } = expr
             && let Expr::Value(value) = cast.as_ref()
             && let Value::Placeholder(name) = &value.value
             && let Some(n) = placeholder_number(name)
+            && let Some(data_type) = arrow_type(data_type)
         {
-            positions.push(n - 1);
+            typed.push((n - 1, data_type));
         }
         ControlFlow::<()>::Continue(())
     });
-    positions
+    typed
+}
+
+/// The Arrow type of a cast's SQL type, for the types parameters are commonly cast to.
+fn arrow_type(data_type: &ast::DataType) -> Option<DataType> {
+    use ast::DataType as Sql;
+    Some(match data_type {
+        Sql::Boolean | Sql::Bool => DataType::Boolean,
+        Sql::SmallInt(_) | Sql::Int2(_) => DataType::Int16,
+        Sql::Int(_) | Sql::Integer(_) | Sql::Int4(_) => DataType::Int32,
+        Sql::BigInt(_) | Sql::Int8(_) => DataType::Int64,
+        Sql::Real | Sql::Float4 => DataType::Float32,
+        Sql::DoublePrecision | Sql::Float8 => DataType::Float64,
+        Sql::Text | Sql::Varchar(_) | Sql::CharacterVarying(_) | Sql::String(_) => DataType::Utf8,
+        Sql::Date => DataType::Date32,
+        _ => return None,
+    })
 }
 
 fn placeholder_number(name: &str) -> Option<usize> {
@@ -150,10 +170,11 @@ mod tests {
     }
 
     #[test]
-    fn parameters_cast_to_date_are_found() {
-        let statements =
-            crate::compat::parse_statements("SELECT CAST($2 AS date), $1::date, CAST($3 AS text)").unwrap();
-        assert_eq!(cast_to_date(&statements[0]), [1, 0]);
+    fn parameters_cast_to_a_type_are_found() {
+        let sql = "SELECT CAST($2 AS date), $1::date, CAST($3 AS text), $4::int + 1, $5::bigint[], $6::regclass";
+        let statements = crate::compat::parse_statements(sql).unwrap();
+        let typed = [(1, DataType::Date32), (0, DataType::Date32), (2, DataType::Utf8), (3, DataType::Int32)];
+        assert_eq!(cast_parameter_types(&statements[0]), typed);
     }
 
     #[test]

@@ -3,6 +3,8 @@
 //!
 //! - `pg_index` and `pg_constraint` with their column lists as arrays ([`crate::pg_vectors`]);
 //! - `pg_type` with its function columns as oids ([`crate::pg_regproc`]);
+//! - `pg_proc` with its argument vectors as arrays and the warehouse's own functions
+//!   ([`crate::pg_proc`]);
 //! - `pg_description` with the warehouse's own descriptions ([`crate::pg_description`]);
 //! - `pg_class` with `relacl` and `reloptions` (NULL: no table has a grant or a storage
 //!   option), which SQLAlchemy's `get_indexes`, psql's `\dp` and `\d+` and pgcli's `\d` of a
@@ -29,8 +31,9 @@ use datafusion::physical_plan::ExecutionPlan;
 use tokio::sync::OnceCell;
 
 use crate::pg_description::{Description, PgDescription};
+use crate::pg_proc::{OwnFunction, PgProc};
 use crate::pg_regproc::pg_type_with_function_oids;
-use crate::pg_vectors::{vector_columns, with_arrays_table};
+use crate::pg_vectors::{vector_columns, with_arrays, with_arrays_table};
 
 /// pg_catalog as clients expect it (see the module's docs).
 #[derive(Debug)]
@@ -40,13 +43,21 @@ pub(crate) struct PgCatalogSchema {
     /// `inner`'s when first read (not when a session state is built), then shared by every session.
     converted: HashMap<&'static str, OnceCell<Arc<dyn TableProvider>>>,
     descriptions: Arc<[Description]>,
+    /// The warehouse's own functions, listed in pg_proc.
+    functions: Arc<[OwnFunction]>,
 }
 
 impl PgCatalogSchema {
-    pub(crate) fn new(inner: Arc<dyn SchemaProvider>, descriptions: Arc<[Description]>) -> PgCatalogSchema {
-        let converted =
-            ["pg_index", "pg_constraint", "pg_type"].into_iter().map(|name| (name, OnceCell::new())).collect();
-        PgCatalogSchema { inner, converted, descriptions }
+    pub(crate) fn new(
+        inner: Arc<dyn SchemaProvider>,
+        descriptions: Arc<[Description]>,
+        functions: Arc<[OwnFunction]>,
+    ) -> PgCatalogSchema {
+        let converted = ["pg_index", "pg_constraint", "pg_type", "pg_proc"]
+            .into_iter()
+            .map(|name| (name, OnceCell::new()))
+            .collect();
+        PgCatalogSchema { inner, converted, descriptions, functions }
     }
 
     async fn inner_table(&self, name: &str) -> Result<Arc<dyn TableProvider>> {
@@ -67,10 +78,16 @@ impl SchemaProvider for PgCatalogSchema {
         if let Some(cell) = self.converted.get(name) {
             let init = || async {
                 let table = self.inner.table(name).await?;
-                match vector_columns(name) {
-                    Some(columns) => with_arrays_table(name, table, columns).await,
+                match (name, vector_columns(name)) {
+                    ("pg_proc", Some(columns)) => {
+                        let batches = in_memory_batches(name, table).await?;
+                        let arrays = batches.iter().map(|batch| with_arrays(batch, columns)).collect::<Result<_>>()?;
+                        let namespaces = self.inner_table("pg_namespace").await?;
+                        Ok(Arc::new(PgProc::new(arrays, namespaces, Arc::clone(&self.functions))?) as _)
+                    }
+                    (_, Some(columns)) => with_arrays_table(name, table, columns).await,
                     // pg_type, the one converted table without vectors.
-                    None => pg_type_with_function_oids(table, self.inner.table("pg_proc").await?).await,
+                    (_, None) => pg_type_with_function_oids(table, self.inner.table("pg_proc").await?).await,
                 }
             };
             return Ok(Some(Arc::clone(cell.get_or_try_init(init).await?)));

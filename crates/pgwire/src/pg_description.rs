@@ -26,23 +26,27 @@ use datafusion::physical_plan::ExecutionPlan;
 use zicht_engine::Engine;
 
 use crate::pg_catalog_schema::read_whole;
+use crate::pg_proc::OwnFunction;
 
 /// PostgreSQL's oid of pg_class, should this catalog's pg_class not list itself.
 const PG_CLASS_OID: i32 = 1259;
 
-/// A description of a relation (`column` 0) or of one of its columns (from 1).
+/// PostgreSQL's oid of pg_proc, the catalog of the functions described.
+const PG_PROC_OID: i32 = 1255;
+
+/// A description of a relation (`column` 0) or of one of its columns (from 1), or of one of the
+/// warehouse's functions (by its oid, [`crate::pg_proc`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Description {
-    schema: String,
-    relation: String,
-    column: i32,
-    text: String,
+pub(crate) enum Description {
+    Relation { schema: String, relation: String, column: i32, text: String },
+    Function { oid: i32, text: String },
 }
 
-/// The descriptions of the tables, their columns and the saved queries `engine` serves.
-pub(crate) fn warehouse_descriptions(engine: &Engine) -> Vec<Description> {
+/// The descriptions of the tables, their columns, the saved queries and the functions `engine`
+/// serves.
+pub(crate) fn warehouse_descriptions(engine: &Engine, functions: &[OwnFunction]) -> Vec<Description> {
     let mut descriptions = Vec::new();
-    let described = |schema: &str, relation: &str, column: usize, text: &str| Description {
+    let described = |schema: &str, relation: &str, column: usize, text: &str| Description::Relation {
         schema: schema.to_string(),
         relation: relation.to_string(),
         column: i32::try_from(column).unwrap_or(i32::MAX),
@@ -59,8 +63,19 @@ pub(crate) fn warehouse_descriptions(engine: &Engine) -> Vec<Description> {
         let text = format!("{}. {}", query.title.trim_end_matches('.'), query.description);
         descriptions.push(described(&query.theme, &query.name, 0, &text));
     }
-    descriptions.retain(|description| !description.text.trim().is_empty());
+    for function in functions {
+        descriptions.push(Description::Function { oid: function.oid, text: function.description.clone() });
+    }
+    descriptions.retain(|description| !description.text().trim().is_empty());
     descriptions
+}
+
+impl Description {
+    fn text(&self) -> &str {
+        match self {
+            Description::Relation { text, .. } | Description::Function { text, .. } => text,
+        }
+    }
 }
 
 /// pg_description: datafusion-pg-catalog's rows and the warehouse's.
@@ -93,16 +108,22 @@ impl PgDescription {
         let classes = read_whole(&self.catalog_table("pg_class").await?, state).await?;
         let relations = RelationOids::read(&namespaces, &classes)?;
         let class_oid = relations.oid("pg_catalog", "pg_class").unwrap_or(PG_CLASS_OID);
-        let found: Vec<(i32, &Description)> = self
+        // (objoid, classoid, objsubid, description) of each description whose object exists.
+        let found: Vec<(i32, i32, i32, &str)> = self
             .descriptions
             .iter()
-            .filter_map(|description| Some((relations.oid(&description.schema, &description.relation)?, description)))
+            .filter_map(|description| match description {
+                Description::Relation { schema, relation, column, text } => {
+                    Some((relations.oid(schema, relation)?, class_oid, *column, text.as_str()))
+                }
+                Description::Function { oid, text } => Some((*oid, PG_PROC_OID, 0, text.as_str())),
+            })
             .collect();
         let columns: HashMap<&str, ArrayRef> = HashMap::from([
-            ("objoid", Arc::new(found.iter().map(|(oid, _)| *oid).collect::<Int32Array>()) as ArrayRef),
-            ("classoid", Arc::new(Int32Array::from(vec![class_oid; found.len()]))),
-            ("objsubid", Arc::new(found.iter().map(|(_, d)| d.column).collect::<Int32Array>())),
-            ("description", Arc::new(found.iter().map(|(_, d)| Some(d.text.as_str())).collect::<StringArray>())),
+            ("objoid", Arc::new(found.iter().map(|row| row.0).collect::<Int32Array>()) as ArrayRef),
+            ("classoid", Arc::new(found.iter().map(|row| row.1).collect::<Int32Array>())),
+            ("objsubid", Arc::new(found.iter().map(|row| row.2).collect::<Int32Array>())),
+            ("description", Arc::new(found.iter().map(|row| Some(row.3)).collect::<StringArray>())),
         ]);
         let schema = self.builtin.schema();
         let mut arrays = Vec::with_capacity(schema.fields().len());
@@ -171,12 +192,12 @@ impl RelationOids {
     }
 }
 
-fn int32_column(batch: &RecordBatch, name: &str) -> Result<Int32Array> {
+pub(crate) fn int32_column(batch: &RecordBatch, name: &str) -> Result<Int32Array> {
     let Some(column) = batch.column_by_name(name) else { return plan_err!("pg_catalog has no column {name}") };
     Ok(cast(column, &DataType::Int32)?.as_primitive::<Int32Type>().clone())
 }
 
-fn text_column(batch: &RecordBatch, name: &str) -> Result<StringArray> {
+pub(crate) fn text_column(batch: &RecordBatch, name: &str) -> Result<StringArray> {
     let Some(column) = batch.column_by_name(name) else { return plan_err!("pg_catalog has no column {name}") };
     Ok(cast(column, &DataType::Utf8)?.as_string::<i32>().clone())
 }

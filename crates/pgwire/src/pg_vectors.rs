@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, Int32Array, ListArray, ListBuilder, PrimitiveBuilder, RecordBatch, StringArray,
-    StructArray,
+    StringBuilder, StructArray,
 };
 use datafusion::arrow::buffer::OffsetBuffer;
 use datafusion::arrow::datatypes::{ArrowPrimitiveType, DataType, Field, Fields, Int16Type, Int32Type, Schema};
@@ -30,7 +30,7 @@ use crate::pg_catalog_schema::{converted_table, in_memory_batches};
 /// A table's text columns that hold vectors, each with the integer type of its elements.
 pub(crate) type VectorColumns = &'static [(&'static str, DataType)];
 
-static VECTORS: [(&str, VectorColumns); 2] = [
+static VECTORS: [(&str, VectorColumns); 3] = [
     (
         "pg_index",
         &[
@@ -51,9 +51,21 @@ static VECTORS: [(&str, VectorColumns); 2] = [
             ("conexclop", DataType::Int32),
         ],
     ),
+    (
+        // pgcli's function completion: `COALESCE(proallargtypes::regtype[], proargtypes::regtype[])`
+        // with `proargnames` and `proargmodes` as arrays; psql's `\df+`: `array_to_string(proacl, ...)`.
+        "pg_proc",
+        &[
+            ("proargtypes", DataType::Int32),
+            ("proallargtypes", DataType::Int32),
+            ("proargmodes", DataType::Utf8),
+            ("proargnames", DataType::Utf8),
+            ("proacl", DataType::Utf8),
+        ],
+    ),
 ];
 
-/// A table's vector columns, when pg_catalog serves it with some (pg_index, pg_constraint).
+/// A table's vector columns, when pg_catalog serves it with some (pg_index, pg_constraint, pg_proc).
 pub(crate) fn vector_columns(table: &str) -> Option<VectorColumns> {
     VECTORS.iter().find(|(name, _)| *name == table).map(|(_, columns)| *columns)
 }
@@ -70,15 +82,15 @@ pub(crate) async fn with_arrays_table(
     converted_table(name, converted)
 }
 
-/// `batch` with each of `columns` (text) replaced by a list of integers of the given type.
-fn with_arrays(batch: &RecordBatch, columns: &[(&str, DataType)]) -> Result<RecordBatch> {
+/// `batch` with each of `columns` (text) replaced by a list of elements of the given type.
+pub(crate) fn with_arrays(batch: &RecordBatch, columns: &[(&str, DataType)]) -> Result<RecordBatch> {
     let schema = batch.schema();
     let mut fields: Vec<Field> = Vec::with_capacity(schema.fields().len());
     let mut arrays: Vec<ArrayRef> = Vec::with_capacity(schema.fields().len());
     for (field, array) in schema.fields().iter().zip(batch.columns()) {
         match columns.iter().find(|(name, _)| name == field.name()) {
             Some((_, element)) => {
-                let list = integer_lists(array, element)?;
+                let list = lists(array, element)?;
                 fields.push(Field::new(field.name(), list.data_type().clone(), field.is_nullable()));
                 arrays.push(list);
             }
@@ -91,14 +103,34 @@ fn with_arrays(batch: &RecordBatch, columns: &[(&str, DataType)]) -> Result<Reco
     Ok(RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)?)
 }
 
-/// Text vectors (`"1 2"`, `"[2, 20, 3]"`, `"{1,2}"`) as lists of `element` integers.
-fn integer_lists(array: &ArrayRef, element: &DataType) -> Result<ArrayRef> {
+/// Text vectors (`"1 2"`, `"[2, 20, 3]"`, `"{1,2}"`, `"['i', 'o']"`) as lists of `element`s.
+fn lists(array: &ArrayRef, element: &DataType) -> Result<ArrayRef> {
     let texts = datafusion::arrow::compute::cast(array, &DataType::Utf8)?;
     let texts = texts.as_string::<i32>();
     match element {
         DataType::Int16 => lists_of::<Int16Type>(texts),
+        DataType::Utf8 => Ok(text_lists(texts)),
         _ => lists_of::<Int32Type>(texts),
     }
+}
+
+/// Lists of names or one-letter modes as datafusion-pg-catalog writes them (`['acl', 'grantor']`):
+/// PostgreSQL's names of arguments are identifiers, without commas or quotes.
+fn text_lists(texts: &StringArray) -> ArrayRef {
+    let mut builder = ListBuilder::new(StringBuilder::new());
+    for text in texts.iter() {
+        let Some(text) = text else {
+            builder.append(false);
+            continue;
+        };
+        let inner = text.trim().trim_start_matches(['[', '{']).trim_end_matches([']', '}']);
+        // An unnamed argument is an empty name between its quotes (`''`).
+        for quoted in inner.split(',').map(str::trim).filter(|quoted| !quoted.is_empty()) {
+            builder.values().append_value(quoted.trim_matches(['\'', '"']));
+        }
+        builder.append(true);
+    }
+    Arc::new(builder.finish())
 }
 
 fn lists_of<T: ArrowPrimitiveType>(texts: &StringArray) -> Result<ArrayRef>
@@ -187,7 +219,7 @@ mod tests {
     fn text_vectors_become_integer_lists() {
         let texts: ArrayRef =
             Arc::new(StringArray::from(vec![Some("1 2"), Some("[2, 20, 3]"), Some("{7}"), Some(""), None]));
-        let lists = integer_lists(&texts, &DataType::Int16).unwrap();
+        let lists = super::lists(&texts, &DataType::Int16).unwrap();
         let lists = lists.as_list::<i32>();
         let values = |row: usize| lists.value(row).as_primitive::<Int16Type>().values().to_vec();
         assert_eq!(values(0), [1, 2]);
@@ -195,7 +227,22 @@ mod tests {
         assert_eq!(values(2), [7]);
         assert!(values(3).is_empty());
         assert!(lists.is_null(4));
-        assert!(integer_lists(&(Arc::new(StringArray::from(vec!["1 x"])) as ArrayRef), &DataType::Int16).is_err());
+        assert!(super::lists(&(Arc::new(StringArray::from(vec!["1 x"])) as ArrayRef), &DataType::Int16).is_err());
+    }
+
+    #[test]
+    fn text_vectors_of_names_become_text_lists() {
+        let texts: ArrayRef =
+            Arc::new(StringArray::from(vec![Some("['acl', 'grantor']"), Some("['', 'x']"), Some("[]"), None]));
+        let lists = super::lists(&texts, &DataType::Utf8).unwrap();
+        let lists = lists.as_list::<i32>();
+        let values = |row: usize| -> Vec<String> {
+            lists.value(row).as_string::<i32>().iter().map(|name| name.unwrap().to_string()).collect()
+        };
+        assert_eq!(values(0), ["acl", "grantor"]);
+        assert_eq!(values(1), ["", "x"]);
+        assert!(values(2).is_empty());
+        assert!(lists.is_null(3));
     }
 
     #[tokio::test]

@@ -7,7 +7,8 @@
 //! function, 3F000 for a schema), and clients rely on that to test whether a table exists. So each
 //! such cast of a string literal is first wrapped in `zicht_existing_oid(type, message, cast)`,
 //! which passes the oid through and fails with PostgreSQL's message when there is none (the type
-//! names the column, as PostgreSQL names it).
+//! names the column, as PostgreSQL names it). A cast of a name computed at run time is a lookup
+//! of that name ([`resolve_computed_regclass`]).
 
 use std::ops::ControlFlow;
 
@@ -16,8 +17,8 @@ use datafusion::common::{exec_err, plan_err};
 use datafusion::error::Result;
 use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility};
 use datafusion::sql::sqlparser::ast::{
-    Expr, Function, FunctionArg, FunctionArgExpr, FunctionArgumentList, FunctionArguments, Ident, ObjectName,
-    Statement, Value, visit_expressions_mut,
+    BinaryOperator, Expr, Function, FunctionArg, FunctionArgExpr, FunctionArgumentList, FunctionArguments, Ident,
+    ObjectName, Statement, Value, visit_expressions_mut,
 };
 
 pub const NAME: &str = "zicht_existing_oid";
@@ -34,7 +35,7 @@ pub fn check_reg_casts(statements: &mut [Statement]) -> bool {
             let cast = std::mem::replace(expr, Expr::Value(Value::Null.into()));
             let oid = match alias.as_str() {
                 "regclass" => catalog_first(cast, &name),
-                "regproc" => function_in_catalog(cast, &name),
+                "regproc" | "regtype" => in_catalog_by_bare_name(cast, &name),
                 _ => cast,
             };
             *expr = call(NAME, vec![text(alias), text(message), oid]);
@@ -46,6 +47,90 @@ pub fn check_reg_casts(statements: &mut [Statement]) -> bool {
         let _ = visit_expressions_mut(statement, &mut check);
     }
     found
+}
+
+/// Replaces each cast of a computed name to `regclass` (Metabase's
+/// `CAST(format('%I.%I', table_schema, table_name) AS regclass)`, which datafusion-pg-catalog
+/// plans as a cast of the text to a number) with a lookup of the qualified name in pg_class, as
+/// PostgreSQL resolves it. A name that is not `schema.relation` as `quote_ident` writes it finds
+/// nothing (NULL) here.
+pub fn resolve_computed_regclass(statements: &mut Vec<Statement>) {
+    let _ = visit_expressions_mut(statements, |expr| {
+        if let Some(name) = computed_regclass_name(expr)
+            && let Some(lookup) = crate::compat::parse_expression(&format!(
+                "(SELECT zicht_rel.oid FROM pg_catalog.pg_class zicht_rel JOIN pg_catalog.pg_namespace zicht_ns \
+                 ON zicht_rel.relnamespace = zicht_ns.oid WHERE {})",
+                relation_named(name)
+            ))
+        {
+            *expr = lookup;
+        }
+        ControlFlow::<()>::Continue(())
+    });
+}
+
+/// The condition on `zicht_ns` (pg_namespace) and `zicht_rel` (pg_class) that finds the relation
+/// `name` names. `format('%I.%I', schema, table)` compares the two parts with the namespace's
+/// and the relation's names, so that the columns it reads stand alone on their side (DataFusion
+/// turns a lookup correlated on columns into a join, one on an expression of them not).
+pub fn relation_named(name: &Expr) -> String {
+    if let Expr::Function(function) = name
+        && function.name.to_string().eq_ignore_ascii_case("format")
+        && let FunctionArguments::List(list) = &function.args
+        && let [FunctionArg::Unnamed(FunctionArgExpr::Expr(pattern)), schema, table] = list.args.as_slice()
+        && pattern.to_string() == "'%I.%I'"
+        && let (FunctionArg::Unnamed(FunctionArgExpr::Expr(schema)), FunctionArg::Unnamed(FunctionArgExpr::Expr(table))) =
+            (schema, table)
+    {
+        return format!("zicht_ns.nspname = {} AND zicht_rel.relname = {}", uncast(schema), uncast(table));
+    }
+    format!("quote_ident(zicht_ns.nspname) || '.' || quote_ident(zicht_rel.relname) = {name}")
+}
+
+/// `expr` without casts to text around it.
+fn uncast(expr: &Expr) -> &Expr {
+    match expr {
+        Expr::Cast { expr: inner, data_type, .. }
+            if matches!(data_type.to_string().to_ascii_lowercase().as_str(), "text" | "varchar") =>
+        {
+            uncast(inner)
+        }
+        Expr::Nested(inner) => uncast(inner),
+        other => other,
+    }
+}
+
+/// The computed name `expr` casts to `regclass` (through casts of the result to `oid`).
+pub fn computed_regclass_name(expr: &Expr) -> Option<&Expr> {
+    match expr {
+        Expr::Nested(inner) => computed_regclass_name(inner),
+        Expr::Cast { expr: operand, data_type, .. } => {
+            let alias = data_type.to_string().to_ascii_lowercase();
+            match alias.trim_start_matches("pg_catalog.") {
+                "regclass" if is_computed_text(operand) => Some(operand),
+                "oid" => computed_regclass_name(operand),
+                _ => None,
+            }
+        }
+        _ => None,
+    }
+}
+
+/// Text computed from other values: a call (`format`, `concat`, ...), a concatenation or a cast
+/// to text. A literal is [`check_reg_casts`]'s; a column is an oid. `pg_get_serial_sequence` is
+/// always NULL here (the warehouse has no sequences), and its NULL cast to regclass needs no
+/// lookup: SQLAlchemy's `get_columns` casts it inside a correlated subquery, where a second
+/// subquery could not be planned.
+fn is_computed_text(expr: &Expr) -> bool {
+    match expr {
+        Expr::Nested(inner) => is_computed_text(inner),
+        Expr::Function(function) => !function.name.to_string().to_ascii_lowercase().ends_with("pg_get_serial_sequence"),
+        Expr::BinaryOp { op: BinaryOperator::StringConcat, .. } => true,
+        Expr::Cast { data_type, .. } => {
+            matches!(data_type.to_string().to_ascii_lowercase().as_str(), "text" | "varchar" | "character varying")
+        }
+        _ => false,
+    }
 }
 
 /// The oid alias (lowercased, without `pg_catalog.`) and the name, when `expr` casts a name (not
@@ -87,10 +172,11 @@ fn catalog_first(cast: Expr, name: &str) -> Expr {
     call("coalesce", vec![in_catalog, cast])
 }
 
-/// A function qualified with `pg_catalog.` (pgjdbc's `'pg_catalog.array_in'::regproc`) is looked
-/// up by its bare name: pg_proc holds PostgreSQL's own functions only, all in pg_catalog, and the
-/// compatibility parser's lookup compares names without their schema.
-fn function_in_catalog(mut cast: Expr, name: &str) -> Expr {
+/// A function or type qualified with `pg_catalog.` (pgjdbc's `'pg_catalog.array_in'::regproc`,
+/// psql's and pgspecial's `'pg_catalog.trigger'::pg_catalog.regtype`) is looked up by its bare
+/// name: PostgreSQL's own are all in pg_catalog (the warehouse's functions, in public, have names
+/// of their own), and the compatibility parser's lookup compares names without their schema.
+fn in_catalog_by_bare_name(mut cast: Expr, name: &str) -> Expr {
     if let Some(bare) = name.strip_prefix("pg_catalog.")
         && let Expr::Cast { expr, .. } = &mut cast
     {
@@ -171,12 +257,34 @@ mod tests {
     }
 
     #[test]
+    fn a_computed_name_is_looked_up_in_pg_class() {
+        let mut statements = Parser::parse_sql(
+            &PostgreSqlDialect {},
+            "SELECT CAST(format('%I.%I', s, CAST(t AS TEXT)) AS regclass), c::regclass FROM x",
+        )
+        .unwrap();
+        resolve_computed_regclass(&mut statements);
+        let sql = statements[0].to_string();
+        assert!(sql.contains("WHERE zicht_ns.nspname = s AND zicht_rel.relname = t)"), "{sql}");
+        assert!(sql.ends_with(", c::REGCLASS FROM x"), "{sql}");
+        let serial = "SELECT pg_catalog.pg_get_serial_sequence('t', 'c')::regclass::oid";
+        let mut statements = Parser::parse_sql(&PostgreSqlDialect {}, serial).unwrap();
+        resolve_computed_regclass(&mut statements);
+        assert_eq!(statements[0].to_string(), "SELECT pg_catalog.pg_get_serial_sequence('t', 'c')::REGCLASS::oid");
+    }
+
+    #[test]
     fn casts_of_names_are_checked_and_everything_else_is_left_alone() {
         assert_eq!(
             rewritten("SELECT 'nosuch'::regclass, 'int4'::pg_catalog.regtype"),
             "SELECT zicht_existing_oid('regclass', 'relation \"nosuch\" does not exist', \
              coalesce('pg_catalog.nosuch'::REGCLASS, 'nosuch'::REGCLASS)), \
              zicht_existing_oid('regtype', 'type \"int4\" does not exist', 'int4'::pg_catalog.regtype)"
+        );
+        assert_eq!(
+            rewritten("SELECT 'pg_catalog.trigger'::pg_catalog.regtype"),
+            "SELECT zicht_existing_oid('regtype', 'type \"pg_catalog.trigger\" does not exist', \
+             'trigger'::pg_catalog.regtype)"
         );
         for sql in ["SELECT '1259'::regclass", "SELECT $1::regclass", "SELECT 'x'::text", "SELECT c::regclass FROM t"] {
             let plain = Parser::parse_sql(&PostgreSqlDialect {}, sql).unwrap()[0].to_string();

@@ -168,6 +168,6 @@ async fn hostile_statements_get_an_answer_and_the_server_lives() {
     );
     assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
     let alive = server.connect().await.unwrap();
-    assert_eq!(alive.query_one("SELECT 1", &[]).await.unwrap().get::<_, i64>(0), 1);
+    assert_eq!(alive.query_one("SELECT 1", &[]).await.unwrap().get::<_, i32>(0), 1);
     server.stop().await;
 }

@@ -90,7 +90,7 @@ fn field(body: &[u8], code: u8) -> String {
 /// The server still answers a new client.
 async fn assert_alive(server: &TestServer) {
     let client = server.connect().await.expect("the server accepts a new connection");
-    assert_eq!(client.query_one("SELECT 1", &[]).await.unwrap().get::<_, i64>(0), 1);
+    assert_eq!(client.query_one("SELECT 1", &[]).await.unwrap().get::<_, i32>(0), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -226,7 +226,7 @@ async fn statements_too_deep_or_too_long_get_54xxx() {
     let many = format!("SELECT 1 WHERE 1 IN ({})", chain("1", ",", 60_000));
     assert_eq!(sqlstate(&client.simple_query(&many).await.unwrap_err()), "54001");
     // Within the limits: a 200-term sum and an IN list of 10,000 values are answered.
-    let sum: i64 = client.query_one(&format!("SELECT {}", chain("1", "+", 200)), &[]).await.unwrap().get(0);
+    let sum: i32 = client.query_one(&format!("SELECT {}", chain("1", "+", 200)), &[]).await.unwrap().get(0);
     assert_eq!(sum, 200);
     let sql = format!("SELECT count(*) FROM regio.gemeente WHERE inwoners IN ({})", chain("1", ",", 10_000));
     assert_eq!(client.query_one(&sql, &[]).await.unwrap().get::<_, i64>(0), 0);
@@ -268,7 +268,7 @@ async fn cancel_requests_still_reach_running_queries() {
     });
     let error = client.simple_query("SELECT count(*) FROM generate_series(1, 1000000000000)").await.unwrap_err();
     assert_eq!(sqlstate(&error), "57014");
-    assert_eq!(client.query_one("SELECT 1", &[]).await.unwrap().get::<_, i64>(0), 1);
+    assert_eq!(client.query_one("SELECT 1", &[]).await.unwrap().get::<_, i32>(0), 1);
     server.stop().await;
 }
 

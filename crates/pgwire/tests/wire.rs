@@ -236,7 +236,7 @@ async fn a_connection_terminates_another_of_its_user() {
     let error = stopped.simple_query("SELECT 1").await.unwrap_err();
     assert!(error.code().is_none_or(|code| code.code() == "57P01"), "{error}");
     assert!(stopped.simple_query("SELECT 1").await.is_err(), "the terminated connection is closed");
-    assert_eq!(stopper.query_one("SELECT 1", &[]).await.unwrap().get::<_, i64>(0), 1);
+    assert_eq!(stopper.query_one("SELECT 1", &[]).await.unwrap().get::<_, i32>(0), 1);
     server.stop().await;
 }
 
@@ -268,6 +268,59 @@ async fn npgsql_loads_its_types() {
     server.stop().await;
 }
 
+/// Grafana's query builder (its data source's catalog queries, replayed as Grafana sends them)
+/// finds the version, the schemas, the tables and a table's columns with PostgreSQL's type names.
+#[tokio::test]
+async fn grafana_query_builder_finds_schemas_tables_and_columns() {
+    let server = TestServer::start(|_| {}).await;
+    let client = server.connect().await.unwrap();
+    let results = result_sets(client.simple_query(include_str!("replay/grafana-meta.sql")).await.unwrap());
+    assert_eq!(results.len(), 6);
+    let version: i64 = results[0][0][0].parse().unwrap();
+    assert!(version >= 1500, "version {version}");
+    assert!(results[1].is_empty(), "no TimescaleDB");
+    let first = |result: &[Vec<String>]| result.iter().map(|row| row[0].clone()).collect::<Vec<_>>();
+    let schemas = first(&results[2]);
+    assert!(schemas.contains(&"basis".to_string()) && schemas.contains(&"drugs".to_string()), "{schemas:?}");
+    assert!(first(&results[3]).contains(&"persoon".to_string()), "{:?}", results[3]);
+    assert!(first(&results[4]).contains(&"basis.persoon".to_string()), "{:?}", results[4]);
+    let columns = &results[5];
+    assert!(columns.contains(&vec!["persoon_id".to_string(), "bigint".to_string()]), "{columns:?}");
+    assert!(columns.contains(&vec!["inkomen".to_string(), "double precision".to_string()]), "{columns:?}");
+    server.stop().await;
+}
+
+/// Metabase's sync (its catalog queries, replayed as Metabase sends them) finds the tables and views
+/// with their descriptions, a table's fields with PostgreSQL's type names and comments, and no keys.
+#[tokio::test]
+async fn metabase_syncs_tables_and_fields_with_descriptions() {
+    let server = TestServer::start(|_| {}).await;
+    let client = server.connect().await.unwrap();
+    let results = result_sets(client.simple_query(include_str!("replay/metabase-sync.sql")).await.unwrap());
+    assert_eq!(results.len(), 4);
+    let persoon = results[0].iter().find(|row| row[..3] == ["basis", "persoon", "TABLE"]).expect("basis.persoon");
+    assert!(persoon[3].starts_with("Persons registered in the BRP"), "{persoon:?}");
+    assert!(results[0].iter().any(|row| row[0] == "drugs" && row[2] == "VIEW"), "{:?}", results[0]);
+    let fields = &results[1];
+    assert_eq!(fields[0][..5], ["persoon_id", "int8", "0", "basis", "persoon"], "{fields:?}");
+    assert!(fields.iter().any(|row| row[0] == "inkomen" && row[1] == "float8"), "{fields:?}");
+    assert!(fields.iter().all(|row| row[5] == "f" && row[6] != "NULL"), "no keys, every field described: {fields:?}");
+    assert!(results[2].is_empty() && results[3].is_empty(), "no foreign keys or indexes");
+    server.stop().await;
+}
+
+/// The first statement of a fresh server may read pg_class, which looks up every table
+/// (pg_proc among them) while it holds datafusion-pg-catalog's oid lock: no lookup may wait on it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_fresh_servers_first_catalog_query_answers() {
+    let server = TestServer::start(|_| {}).await;
+    let client = server.connect().await.unwrap();
+    let count = client.query_one("SELECT count(*) FROM pg_catalog.pg_class", &[]);
+    let row = tokio::time::timeout(std::time::Duration::from_secs(60), count).await.expect("no deadlock").unwrap();
+    assert!(row.get::<_, i64>(0) > 0);
+    server.stop().await;
+}
+
 /// A parameter typed in Parse has that type where nothing else types it (psycopg's `SELECT %s`).
 #[tokio::test]
 async fn a_parameter_typed_in_parse_keeps_its_type() {
@@ -280,6 +333,23 @@ async fn a_parameter_typed_in_parse_keeps_its_type() {
     let row = client.query_one(&statement, &[&(1_i64 << 40), &date]).await.unwrap();
     assert_eq!((row.get::<_, i64>(0), row.get::<_, chrono::NaiveDate>(1)), (1 << 40, date));
     server.stop().await;
+}
+
+/// The rows of each statement of a simple Query, as text (NULL as "NULL").
+fn result_sets(messages: Vec<SimpleQueryMessage>) -> Vec<Vec<Vec<String>>> {
+    let mut results: Vec<Vec<Vec<String>>> = vec![Vec::new()];
+    for message in &messages {
+        match message {
+            SimpleQueryMessage::Row(row) => {
+                let values = (0..row.len()).map(|i| row.get(i).unwrap_or("NULL").to_string()).collect();
+                results.last_mut().expect("a result").push(values);
+            }
+            SimpleQueryMessage::CommandComplete(_) => results.push(Vec::new()),
+            _ => {}
+        }
+    }
+    results.pop();
+    results
 }
 
 /// A setting's value and source as `pg_settings` shows them.
@@ -309,7 +379,7 @@ async fn transactions_report_their_status_and_aborted_ones_refuse_statements() {
     let error = transaction.query("SELECT 1", &[]).await.unwrap_err();
     assert_eq!(sqlstate(&error), "25P02");
     transaction.rollback().await.unwrap();
-    assert_eq!(client.query_one("SELECT 1", &[]).await.unwrap().get::<_, i64>(0), 1);
+    assert_eq!(client.query_one("SELECT 1", &[]).await.unwrap().get::<_, i32>(0), 1);
 
     // A cursor inside a transaction, fetched in pieces.
     let transaction = client.transaction().await.unwrap();
@@ -348,7 +418,7 @@ async fn errors_carry_their_sqlstate() {
         assert_eq!(sqlstate(&error), expected, "{sql}: {error}");
     }
     // The connection survives all of them.
-    assert_eq!(client.query_one("SELECT 1", &[]).await.unwrap().get::<_, i64>(0), 1);
+    assert_eq!(client.query_one("SELECT 1", &[]).await.unwrap().get::<_, i32>(0), 1);
     server.stop().await;
 }
 
@@ -356,7 +426,7 @@ async fn errors_carry_their_sqlstate() {
 async fn scram_accepts_the_password_and_refuses_others_alike() {
     let server = TestServer::start(with_user).await;
     let client = server.connect().await.unwrap();
-    assert_eq!(client.query_one("SELECT 1", &[]).await.unwrap().get::<_, i64>(0), 1);
+    assert_eq!(client.query_one("SELECT 1", &[]).await.unwrap().get::<_, i32>(0), 1);
     let wrong = server.connect_as("analist", "raden").await.unwrap_err();
     assert_eq!(sqlstate(&wrong), "28P01");
     let unknown = server.connect_as("niemand", PASSWORD).await.unwrap_err();
@@ -427,7 +497,7 @@ async fn cancel_requests_and_timeouts_stop_running_queries() {
     assert!(error.as_db_error().unwrap().message().contains("timeout"));
     assert!(started.elapsed() < Duration::from_secs(20));
     // The connection is usable afterwards.
-    assert_eq!(client.query_one("SELECT 1", &[]).await.unwrap().get::<_, i64>(0), 1);
+    assert_eq!(client.query_one("SELECT 1", &[]).await.unwrap().get::<_, i32>(0), 1);
     server.stop().await;
 }
 
@@ -445,7 +515,7 @@ async fn malformed_messages_close_only_their_connection() {
     // A startup message claiming a huge length, then silence.
     let mut socket = tokio::net::TcpStream::connect(server.address).await.unwrap();
     let _ = socket.write_all(&[0x7f, 0xff, 0xff, 0xff, 0, 3, 0, 0]).await;
-    assert_eq!(healthy.query_one("SELECT 1", &[]).await.unwrap().get::<_, i64>(0), 1);
+    assert_eq!(healthy.query_one("SELECT 1", &[]).await.unwrap().get::<_, i32>(0), 1);
     assert!(server.connect().await.is_ok());
     drop(socket);
     server.stop().await;
@@ -460,7 +530,7 @@ async fn a_query_past_the_memory_limit_gets_53200_and_the_server_lives() {
     let error = client.simple_query(sql).await.unwrap_err();
     assert_eq!(sqlstate(&error), "53200", "{error}");
     // The connection and the server go on.
-    assert_eq!(client.query_one("SELECT 1", &[]).await.unwrap().get::<_, i64>(0), 1);
+    assert_eq!(client.query_one("SELECT 1", &[]).await.unwrap().get::<_, i32>(0), 1);
     let other = server.connect().await.unwrap();
     let rows = other.query("SELECT gm_code FROM regio.gemeente LIMIT 3", &[]).await.unwrap();
     assert_eq!(rows.len(), 3);
