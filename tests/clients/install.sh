@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs the real PostgreSQL clients the wire-server tests drive, on Debian 12, and only what is
-# missing: psql, a Java 17 JDK with Debian's pgjdbc, unixODBC with the psqlODBC driver, and a Python
-# venv (target/client-venv, git-ignored) with pinned psycopg 3, asyncpg, SQLAlchemy 2, pandas and
-# pyodbc.
+# missing: psql, a Java 17 JDK with Debian's pgjdbc, unixODBC with the psqlODBC driver, Go with
+# Debian's pgx v4 and lib/pq, a Python venv (target/client-venv, git-ignored) with pinned psycopg 3,
+# asyncpg, SQLAlchemy 2, pandas, pyodbc and pgcli, and node-postgres with pg-cursor from the npm
+# registry (target/client-node, pinned in tests/clients/package.json).
 # Safe to run again: a second run changes nothing and takes about a second.
 # Maven Central is not reachable here, so pgjdbc comes from Debian (libpostgresql-jdbc-java).
 set -euo pipefail
@@ -17,7 +18,9 @@ PY_PACKAGES=(
     "SQLAlchemy==2.1.9"
     "pandas==3.1.1"
     "pyodbc==5.5.0"
+    "pgcli==4.7.1"
 )
+NODE_DIR=${ZICHT_CLIENT_NODE:-target/client-node}
 
 # Debian packages and a command that tells whether each is there; a package is installed only when
 # its test fails (testing the file rather than dpkg status also accepts a client installed otherwise).
@@ -27,6 +30,9 @@ declare -A PRESENT=(
     [libpostgresql-jdbc-java]="test -f /usr/share/java/postgresql.jar"
     [unixodbc]="command -v odbcinst"
     [odbc-postgresql]="compgen -G '/usr/lib/*/odbc/psqlodbcw.so'"
+    [golang-go]="command -v go"
+    [golang-github-jackc-pgx-v4-dev]="test -d /usr/share/gocode/src/github.com/jackc/pgx/v4"
+    [golang-github-lib-pq-dev]="test -d /usr/share/gocode/src/github.com/lib/pq"
 )
 PYTHON=${PYTHON:-python3}
 missing=()
@@ -38,6 +44,8 @@ if [ ! -x "$VENV/bin/python" ]; then
     command -v "$PYTHON" >/dev/null || missing+=(python3)
     "$PYTHON" -c 'import ensurepip, venv' >/dev/null 2>&1 || missing+=(python3-venv)
 fi
+
+command -v npm >/dev/null || missing+=(npm)
 
 apt_install install.sh "${missing[@]}"
 
@@ -55,4 +63,15 @@ fi
 # The venv: created once; packages installed only when the pinned set is not already satisfied.
 pinned_venv "$VENV" "$PYTHON" "${PY_PACKAGES[@]}"
 
-echo "install.sh: clients ready (psql, javac, pgjdbc, psqlODBC, $VENV)"
+# node-postgres and pg-cursor at the versions of package.json, unless exactly those are there.
+node_wanted=$(sed -n 's/^ *"\(pg[a-z-]*\)": "\([0-9.]*\)".*/\1@\2/p' tests/clients/package.json | sort | paste -sd ' ')
+node_have=$(for package in pg pg-cursor; do
+    sed -n "s/^ *\"version\": \"\([0-9.]*\)\".*/$package@\1/p" "$NODE_DIR/node_modules/$package/package.json" 2>/dev/null
+done | sort | paste -sd ' ')
+if [ "$node_wanted" != "$node_have" ]; then
+    mkdir -p "$NODE_DIR"
+    cp tests/clients/package.json "$NODE_DIR/package.json"
+    (cd "$NODE_DIR" && npm install --no-audit --no-fund --silent --no-package-lock)
+fi
+
+echo "install.sh: clients ready (psql, javac, pgjdbc, psqlODBC, go, $VENV, $NODE_DIR)"

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Real-client tests of `zicht serve`: psql, psycopg 3, asyncpg, SQLAlchemy 2 + pandas, pgjdbc and psqlODBC
-# (via pyodbc) against a running server. Install the clients first with tests/clients/install.sh.
+# Real-client tests of `zicht serve`: psql, psycopg 3, asyncpg, SQLAlchemy 2 + pandas, pgjdbc, psqlODBC
+# (via pyodbc), node-postgres, Go's pgx and lib/pq, and pgcli against a running server. Install the
+# clients first with tests/clients/install.sh.
 #
-#   tests/clients/run.sh [psql|psycopg|sqlalchemy|jdbc|odbc ...]     # default: all five
+#   tests/clients/run.sh [psql|psycopg|asyncpg|sqlalchemy|jdbc|odbc|node|pgx|pq|pgcli ...]  # default: all
 #
 # Environment: ZICHT_BIN (default $CARGO_TARGET_DIR/debug/zicht, else target/debug/zicht), ZICHT_TEST_DATA (a `zicht gen` directory;
 # default: generated at scale 0.01, seed 42 into a temp dir), ZICHT_CLIENTS_TRACE=1 (log every
@@ -22,21 +23,23 @@ started=$(date +%s)
 BIN=${ZICHT_BIN:-${CARGO_TARGET_DIR:-target}/debug/zicht}
 [[ $BIN == /* ]] || BIN=$ROOT/$BIN
 VENV=${ZICHT_CLIENT_VENV:-$ROOT/target/client-venv}
+NODE_DIR=${ZICHT_CLIENT_NODE:-$ROOT/target/client-node}
 LOGS=$ROOT/target/client-logs
 FIXTURES=$ROOT/crates/pgwire/tests/fixtures
 CLIENTS=("$@")
-[ ${#CLIENTS[@]} -gt 0 ] || CLIENTS=(psql psycopg asyncpg sqlalchemy jdbc odbc)
+[ ${#CLIENTS[@]} -gt 0 ] || CLIENTS=(psql psycopg asyncpg sqlalchemy jdbc odbc node pgx pq pgcli)
 
 die() { echo "run.sh: $*" >&2; exit 2; }
 for client in "${CLIENTS[@]}"; do
-    case $client in psql | psycopg | asyncpg | sqlalchemy | jdbc | odbc) ;; *) die "unknown client $client" ;; esac
+    case $client in psql | psycopg | asyncpg | sqlalchemy | jdbc | odbc | node | pgx | pq | pgcli) ;; *) die "unknown client $client" ;; esac
 done
 [ -x "$BIN" ] || die "no server binary at $BIN (build it with cargo build -p zicht-cli, or set ZICHT_BIN)"
-for tool in psql javac java odbcinst; do
+for tool in psql javac java odbcinst go node; do
     command -v "$tool" >/dev/null || die "$tool missing: run tests/clients/install.sh"
 done
 [ -x "$VENV/bin/python" ] || die "no venv at $VENV: run tests/clients/install.sh"
 [ -f /usr/share/java/postgresql.jar ] || die "pgjdbc missing: run tests/clients/install.sh"
+[ -d "$NODE_DIR/node_modules/pg-cursor" ] || die "node-postgres missing at $NODE_DIR: run tests/clients/install.sh"
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/zicht-clients.XXXXXX")
 PIDS=()
@@ -125,7 +128,14 @@ run_client() {
     local limit=(timeout -k 5 180)
     case $1 in
         psql) "${limit[@]}" bash "$HERE/client_psql.sh" ;;
-        psycopg | asyncpg | sqlalchemy | odbc) "${limit[@]}" "$VENV/bin/python" "$HERE/client_$1.py" ;;
+        psycopg | asyncpg | sqlalchemy | odbc | pgcli) "${limit[@]}" "$VENV/bin/python" "$HERE/client_$1.py" ;;
+        node) NODE_PATH=$NODE_DIR/node_modules "${limit[@]}" node "$HERE/client_node.js" ;;
+        pgx | pq)
+            # Debian's Go packages, in GOPATH mode (no module proxy); built once for both drivers.
+            [ -x "$WORK/client_go" ] ||
+                GO111MODULE=off GOPATH=/usr/share/gocode go build -o "$WORK/client_go" "$HERE/client_go.go"
+            "${limit[@]}" "$WORK/client_go" "$1"
+            ;;
         jdbc)
             javac -cp /usr/share/java/postgresql.jar -d "$WORK/java" "$HERE/JdbcClient.java" &&
                 "${limit[@]}" java -cp "$WORK/java:/usr/share/java/postgresql.jar" JdbcClient
