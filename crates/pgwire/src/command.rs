@@ -9,6 +9,7 @@ use datafusion::sql::sqlparser::ast::{
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
 use datafusion::sql::sqlparser::parser::Parser;
 
+use datafusion::arrow::datatypes::DataType;
 use zicht_engine::StatementLimits;
 use zicht_engine::limits::on_parser_stack;
 
@@ -144,6 +145,14 @@ pub async fn parse_bounded(sql: &str, limits: StatementLimits) -> WireResult<Vec
         Ok(commands)
     })
     .await?
+}
+
+/// The parameters a statement cast to a type as the client wrote it, for Parse
+/// ([`crate::parameters::written_parameter_types`]); on the parser stack, as [`parse_bounded`]
+/// parses (call it after that, which has checked the text's size).
+pub async fn written_parameter_types(sql: &str) -> WireResult<Option<Vec<(usize, DataType)>>> {
+    let sql = sql.to_string();
+    Ok(on_parser_stack(move || crate::parameters::written_parameter_types(&sql)).await?)
 }
 
 fn classify(statement: Statement) -> WireResult<Command> {

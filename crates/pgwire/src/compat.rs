@@ -42,7 +42,7 @@ pub fn parse_statements(sql: &str) -> WireResult<Vec<Statement>> {
     rewrite_postgres_spellings(&mut statements);
     crate::type_names::rewrite_type_names(&mut statements);
     crate::reg_cast::resolve_computed_regclass(&mut statements);
-    crate::pg_settings::read_connection_settings(&mut statements);
+    crate::connection_tables::read_connection_tables(&mut statements);
     Ok(statements)
 }
 

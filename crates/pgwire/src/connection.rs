@@ -205,11 +205,27 @@ impl QueryControl {
 type CancelKey = (i32, Vec<u8>);
 
 /// Connections by their cancel key, for cancel requests that arrive on a new connection, and by
-/// their process id with their user, for `pg_cancel_backend` and `pg_terminate_backend`.
+/// their process id with their user, for `pg_cancel_backend`, `pg_terminate_backend` and
+/// `pg_stat_activity`.
 #[derive(Default)]
 pub struct CancelRegistry {
     connections: RwLock<HashMap<CancelKey, Arc<QueryControl>>>,
-    backends: RwLock<HashMap<i32, (String, Arc<QueryControl>)>>,
+    backends: RwLock<HashMap<i32, (Backend, Arc<QueryControl>)>>,
+}
+
+impl std::fmt::Debug for CancelRegistry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CancelRegistry").finish_non_exhaustive()
+    }
+}
+
+/// A connection as `pg_stat_activity` shows it to its user.
+#[derive(Debug, Clone)]
+pub struct Backend {
+    pub user: String,
+    pub application_name: String,
+    pub client: std::net::SocketAddr,
+    pub started: std::time::SystemTime,
 }
 
 /// What `pg_cancel_backend` and `pg_terminate_backend` do to a backend.
@@ -224,12 +240,12 @@ impl CancelRegistry {
         self: &Arc<Self>,
         pid: i32,
         key: &SecretKey,
-        user: &str,
+        backend: Backend,
         control: Arc<QueryControl>,
     ) -> Registration {
         let id = (pid, key.to_bytes().to_vec());
         self.connections.write().expect("registry lock").insert(id.clone(), Arc::clone(&control));
-        self.backends.write().expect("registry lock").insert(pid, (user.to_string(), control));
+        self.backends.write().expect("registry lock").insert(pid, (backend, control));
         Registration { registry: Arc::clone(self), id }
     }
 
@@ -238,7 +254,7 @@ impl CancelRegistry {
     pub fn signal(&self, pid: i32, user: &str, signal: Signal) -> WireResult<bool> {
         let backends = self.backends.read().expect("registry lock");
         let Some((owner, control)) = backends.get(&pid) else { return Ok(false) };
-        if owner != user {
+        if owner.user != user {
             let verb = if signal == Signal::Cancel { "canceled" } else { "terminated" };
             return Err(WireError::NotOwner(format!("must be a member of the role whose process is being {verb}")));
         }
@@ -247,6 +263,18 @@ impl CancelRegistry {
             Signal::Terminate => control.terminate(),
         }
         Ok(true)
+    }
+
+    /// The open connections of `user`, by process id.
+    pub fn backends_of(&self, user: &str) -> Vec<(i32, Backend)> {
+        let backends = self.backends.read().expect("registry lock");
+        let mut own: Vec<(i32, Backend)> = backends
+            .iter()
+            .filter(|(_, (backend, _))| backend.user == user)
+            .map(|(pid, (b, _))| (*pid, b.clone()))
+            .collect();
+        own.sort_by_key(|(pid, _)| *pid);
+        own
     }
 
     pub fn cancel(&self, pid: i32, key: &SecretKey) {
@@ -292,7 +320,15 @@ mod tests {
     fn a_user_signals_only_its_own_backends() {
         let registry = Arc::new(CancelRegistry::default());
         let control = Arc::new(QueryControl::default());
-        let _registration = registry.register(7, &SecretKey::I32(1), "analist", Arc::clone(&control));
+        let backend = Backend {
+            user: "analist".into(),
+            application_name: String::new(),
+            client: "127.0.0.1:5000".parse().unwrap(),
+            started: std::time::SystemTime::now(),
+        };
+        let _registration = registry.register(7, &SecretKey::I32(1), backend, Arc::clone(&control));
+        assert_eq!(registry.backends_of("analist").len(), 1);
+        assert!(registry.backends_of("iemand_anders").is_empty());
         let error = registry.signal(7, "iemand_anders", Signal::Terminate).unwrap_err();
         assert_eq!(error.into_info().code, "42501");
         assert!(!control.is_terminated());

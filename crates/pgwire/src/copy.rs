@@ -3,7 +3,6 @@
 
 use std::sync::Arc;
 
-use arrow_pg::datatypes::arrow_schema_to_pg_fields;
 use arrow_pg::encoder::{Encoder, encode_value};
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
@@ -23,8 +22,7 @@ pub fn copy_out(
     format: &CopyFormat,
 ) -> WireResult<CopyResponse> {
     let fields = Arc::new(
-        arrow_schema_to_pg_fields(&schema, &Format::UnifiedText, None)
-            .map_err(|e| WireError::Unsupported(e.to_string()))?,
+        crate::names::pg_fields(&schema, &Format::UnifiedText).map_err(|e| WireError::Unsupported(e.to_string()))?,
     );
     let columns = fields.len();
     let header = format.header.then(|| header_line(&fields, format));

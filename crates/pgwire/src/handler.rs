@@ -4,7 +4,7 @@
 use std::fmt::Debug;
 use std::sync::Arc;
 
-use arrow_pg::datatypes::{arrow_schema_to_pg_fields, encode_recordbatch, into_pg_type};
+use arrow_pg::datatypes::{encode_recordbatch, into_pg_type};
 use async_trait::async_trait;
 use datafusion::arrow::array::{ArrayRef, StringArray};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
@@ -226,7 +226,7 @@ impl ExtendedQueryHandler for QueryHandler {
             && let Ok(connection) = connection(client)
             && let Ok(schema) = connection.cursor_schema(name)
         {
-            let fields = arrow_schema_to_pg_fields(&schema, &Format::UnifiedText, None).map_err(unsupported_type)?;
+            let fields = crate::names::pg_fields(&schema, &Format::UnifiedText).map_err(unsupported_type)?;
             return send_describe_response(client, &DescribePortalResponse::new(fields)).await;
         }
         self._on_describe(client, message).await
@@ -424,7 +424,7 @@ fn rows_query_response(
     batches: BoxStream<'static, WireResult<RecordBatch>>,
     format: &Format,
 ) -> WireResult<QueryResponse> {
-    let fields = Arc::new(arrow_schema_to_pg_fields(&schema, format, None).map_err(unsupported_type)?);
+    let fields = Arc::new(crate::names::pg_fields(&schema, format).map_err(unsupported_type)?);
     let encode_with = Arc::clone(&fields);
     let rows = batches.flat_map(move |batch| match batch {
         Ok(batch) => stream::iter(encode_recordbatch(Arc::clone(&encode_with), batch)).left_stream(),
@@ -477,7 +477,8 @@ impl QueryParser for StatementParser {
                 .into());
             }
         };
-        Ok(Some(prepare(&connection, command).await?))
+        let written_types = command::written_parameter_types(sql).await?;
+        Ok(Some(prepare(&connection, command, written_types).await?))
     }
 
     fn get_parameter_types(&self, statement: &Prepared) -> PgWireResult<Vec<Type>> {
@@ -493,8 +494,8 @@ impl QueryParser for StatementParser {
     fn get_result_schema(&self, statement: &Prepared, format: Option<&Format>) -> PgWireResult<Vec<FieldInfo>> {
         let format = format.cloned().unwrap_or_default();
         match statement {
-            Prepared::Plan { plan, .. } => arrow_schema_to_pg_fields(plan.schema().as_arrow(), &format, None),
-            Prepared::Command { rows: Some(schema), .. } => arrow_schema_to_pg_fields(schema, &format, None),
+            Prepared::Plan { plan, .. } => crate::names::pg_fields(plan.schema().as_arrow(), &format),
+            Prepared::Command { rows: Some(schema), .. } => crate::names::pg_fields(schema, &format),
             Prepared::Command { rows: None, .. } => Ok(Vec::new()),
         }
     }
@@ -526,10 +527,16 @@ pub(crate) async fn plan_query(connection: &Arc<Connection>, statement: Statemen
     .await?
 }
 
-async fn prepare(connection: &Arc<Connection>, command: Command) -> WireResult<Prepared> {
+/// `written_types`: the parameters cast to a type in the statement as written, when the plain
+/// parser reads it (the rewritten statement may have lost some).
+async fn prepare(
+    connection: &Arc<Connection>,
+    command: Command,
+    written_types: Option<Vec<(usize, DataType)>>,
+) -> WireResult<Prepared> {
     Ok(match command {
         Command::Query(statement) => {
-            let cast = crate::parameters::cast_parameter_types(&statement);
+            let cast = written_types.unwrap_or_else(|| crate::parameters::cast_parameter_types(&statement));
             let plan = StatementControl::start(connection).bound(plan_query(connection, *statement)).await?;
             let mut parameter_types = parameter_types(&plan)?;
             for (position, data_type) in cast {

@@ -3,11 +3,34 @@
 //! after its function or column (`count`, `sum`) or `?column?`, and client code relies on that
 //! (`df["count"]` in pandas).
 
+use arrow_pg::datatypes::arrow_schema_to_pg_fields;
+use datafusion::arrow::datatypes::{Field, Schema};
 use datafusion::common::Column;
 use datafusion::logical_expr::{LogicalPlan, LogicalPlanBuilder, col};
 use datafusion::sql::sqlparser::ast::{
     Expr, Function, FunctionArg, FunctionArgExpr, FunctionArguments, Query, SelectItem, SetExpr, Statement,
 };
+use pgwire::api::portal::Format;
+use pgwire::api::results::FieldInfo;
+use pgwire::error::PgWireResult;
+
+/// What datafusion-pg-catalog's rewrite of `SELECT n.oid, n.*` (DBeaver's every catalog query)
+/// names the first `oid`: a plan may not have two columns of one name, a result may.
+const DUPLICATE_ALIAS: &str = "__alias_";
+
+/// The fields a result is described with on the wire: arrow-pg's, each column under the name
+/// the client gave it (`oid` twice for `n.oid, n.*`, as PostgreSQL's).
+pub(crate) fn pg_fields(schema: &Schema, format: &Format) -> PgWireResult<Vec<FieldInfo>> {
+    let fields: Vec<Field> = schema
+        .fields()
+        .iter()
+        .map(|field| match field.name().strip_prefix(DUPLICATE_ALIAS) {
+            Some(name) => field.as_ref().clone().with_name(name),
+            None => field.as_ref().clone(),
+        })
+        .collect();
+    arrow_schema_to_pg_fields(&Schema::new(fields), format, None)
+}
 
 /// Renames the plan's output columns that the query left unaliased, when the names PostgreSQL
 /// would give are unique; otherwise the plan is returned as it is.
@@ -102,6 +125,19 @@ mod tests {
     use datafusion::prelude::SessionContext;
     use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
     use datafusion::sql::sqlparser::parser::Parser;
+
+    #[test]
+    fn a_column_aliased_apart_from_its_duplicate_keeps_its_name_on_the_wire() {
+        use datafusion::arrow::datatypes::DataType;
+        let schema = Schema::new(vec![
+            Field::new("__alias_oid", DataType::Int32, true),
+            Field::new("oid", DataType::Int32, true),
+            Field::new("nspname", DataType::Utf8, true),
+        ]);
+        let fields = pg_fields(&schema, &Format::UnifiedText).unwrap();
+        let names: Vec<&str> = fields.iter().map(FieldInfo::name).collect();
+        assert_eq!(names, ["oid", "oid", "nspname"]);
+    }
 
     async fn names(sql: &str) -> Vec<String> {
         let ctx = SessionContext::new();

@@ -49,18 +49,35 @@ pub(crate) fn typed_placeholders(statement: &mut Statement, types: &[Option<Type
 /// refuse to send a number for `$1::int + 1`. A parameter cast to date is read as PostgreSQL
 /// reads date input (see [`decode_parameters`]); Arrow reads none with a time or zone.
 pub(crate) fn cast_parameter_types(statement: &Statement) -> Vec<(usize, DataType)> {
+    cast_parameter_types_of(std::slice::from_ref(statement))
+}
+
+/// [`cast_parameter_types`] of the statement as the client wrote it, before the rewrites of
+/// [`crate::compat`], which may drop an argument (SQLAlchemy's `generate_subscripts(indkey,
+/// $1::INTEGER)` loses its dimension, and asyncpg then refuses to send an int for a parameter
+/// described as unknown); `None` when only the compatibility parser reads it.
+pub(crate) fn written_parameter_types(sql: &str) -> Option<Vec<(usize, DataType)>> {
+    use datafusion::sql::sqlparser::{dialect::PostgreSqlDialect, parser::Parser};
+    // The parser's default recursion limit bounds how deep a hostile statement may nest.
+    let statements = Parser::parse_sql(&PostgreSqlDialect {}, sql).ok()?;
+    Some(cast_parameter_types_of(&statements))
+}
+
+fn cast_parameter_types_of(statements: &[Statement]) -> Vec<(usize, DataType)> {
     let mut typed = Vec::new();
-    let _ = datafusion::sql::sqlparser::ast::visit_expressions(statement, |expr| {
-        if let Expr::Cast { expr: cast, data_type, array: false, .. } = expr
-            && let Expr::Value(value) = cast.as_ref()
-            && let Value::Placeholder(name) = &value.value
-            && let Some(n) = placeholder_number(name)
-            && let Some(data_type) = arrow_type(data_type)
-        {
-            typed.push((n - 1, data_type));
-        }
-        ControlFlow::<()>::Continue(())
-    });
+    for statement in statements {
+        let _ = datafusion::sql::sqlparser::ast::visit_expressions(statement, |expr| {
+            if let Expr::Cast { expr: cast, data_type, array: false, .. } = expr
+                && let Expr::Value(value) = cast.as_ref()
+                && let Value::Placeholder(name) = &value.value
+                && let Some(n) = placeholder_number(name)
+                && let Some(data_type) = arrow_type(data_type)
+            {
+                typed.push((n - 1, data_type));
+            }
+            ControlFlow::<()>::Continue(())
+        });
+    }
     typed
 }
 
@@ -71,13 +88,25 @@ fn arrow_type(data_type: &ast::DataType) -> Option<DataType> {
         Sql::Boolean | Sql::Bool => DataType::Boolean,
         Sql::SmallInt(_) | Sql::Int2(_) => DataType::Int16,
         Sql::Int(_) | Sql::Integer(_) | Sql::Int4(_) => DataType::Int32,
+        // An oid is unsigned 32-bit in PostgreSQL; every oid here fits int4, as which it is sent.
+        Sql::Custom(name, modifiers) if modifiers.is_empty() && is_oid_type(name) => DataType::Int32,
         Sql::BigInt(_) | Sql::Int8(_) => DataType::Int64,
         Sql::Real | Sql::Float4 => DataType::Float32,
         Sql::DoublePrecision | Sql::Float8 => DataType::Float64,
-        Sql::Text | Sql::Varchar(_) | Sql::CharacterVarying(_) | Sql::String(_) => DataType::Utf8,
+        Sql::Text | Sql::Varchar(_) | Sql::CharacterVarying(_) | Sql::String(_) | Sql::Char(_) | Sql::Character(_) => {
+            DataType::Utf8
+        }
         Sql::Date => DataType::Date32,
+        // asyncpg's type introspection selects `WHERE t.oid = any($1::oid[])`: described as
+        // unknown, asyncpg would introspect that type with the same statement, endlessly.
+        Sql::Array(ast::ArrayElemTypeDef::SquareBracket(element, _)) => DataType::new_list(arrow_type(element)?, true),
         _ => return None,
     })
+}
+
+fn is_oid_type(name: &ast::ObjectName) -> bool {
+    let parts = zicht_engine::name_parts(name);
+    matches!(parts.iter().map(String::as_str).collect::<Vec<_>>().as_slice(), ["oid"] | ["pg_catalog", "oid"])
 }
 
 fn placeholder_number(name: &str) -> Option<usize> {
@@ -173,8 +202,19 @@ mod tests {
     fn parameters_cast_to_a_type_are_found() {
         let sql = "SELECT CAST($2 AS date), $1::date, CAST($3 AS text), $4::int + 1, $5::bigint[], $6::regclass";
         let statements = crate::compat::parse_statements(sql).unwrap();
-        let typed = [(1, DataType::Date32), (0, DataType::Date32), (2, DataType::Utf8), (3, DataType::Int32)];
+        let typed = [
+            (1, DataType::Date32),
+            (0, DataType::Date32),
+            (2, DataType::Utf8),
+            (3, DataType::Int32),
+            (4, DataType::new_list(DataType::Int64, true)),
+        ];
         assert_eq!(cast_parameter_types(&statements[0]), typed);
+        let sqlalchemy = "SELECT generate_subscripts(i.indkey, $1::INTEGER), $2::REGCLASS FROM pg_catalog.pg_index i \
+                          JOIN pg_catalog.pg_constraint c ON c.contype = $3::CHAR AND c.conrelid IN ($4::OID)";
+        let typed = [(0, DataType::Int32), (2, DataType::Utf8), (3, DataType::Int32)];
+        assert_eq!(written_parameter_types(sqlalchemy).unwrap(), typed);
+        assert_eq!(written_parameter_types("SELEC $1::int"), None);
     }
 
     #[test]

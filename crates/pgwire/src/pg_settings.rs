@@ -4,10 +4,9 @@
 //! datafusion-pg-catalog's table has one row (`standard_conforming_strings`). pgjdbc reads
 //! `max_index_keys` from it before `getImportedKeys`/`getExportedKeys` and gives up without it;
 //! tools read `server_version_num`, `TimeZone` or `search_path` there. A statement's reference to
-//! `pg_settings` is replaced with the table function `zicht_pg_settings()`, which each connection
-//! defines over its own settings (so a `SET` shows), and whose rows carry PostgreSQL's columns.
+//! `pg_settings` is replaced with the table function `zicht_pg_settings()`
+//! ([`crate::connection_tables`]), which each connection defines over its own settings (so a `SET` shows), and whose rows carry PostgreSQL's columns.
 
-use std::ops::ControlFlow;
 use std::sync::{Arc, Mutex};
 
 use datafusion::arrow::array::{ArrayRef, BooleanArray, Int32Array, RecordBatch, StringArray};
@@ -15,7 +14,6 @@ use datafusion::arrow::datatypes::{Field, Schema};
 use datafusion::catalog::{TableFunctionArgs, TableFunctionImpl, TableProvider};
 use datafusion::datasource::MemTable;
 use datafusion::error::Result;
-use datafusion::sql::sqlparser::ast::{Ident, ObjectName, Statement, TableAlias, TableFactor, VisitMut, VisitorMut};
 
 use crate::settings::Settings;
 
@@ -131,63 +129,9 @@ fn source(value: &str, default: Option<&str>) -> &'static str {
     if default == Some(value) { "default" } else { "session" }
 }
 
-/// Replaces the statements' references to `pg_settings` (`pg_catalog.pg_settings`) with the
-/// connection's `zicht_pg_settings()`, keeping the name they are read by.
-pub(crate) fn read_connection_settings(statements: &mut [Statement]) {
-    for statement in statements {
-        let _ = statement.visit(&mut ConnectionSettings);
-    }
-}
-
-struct ConnectionSettings;
-
-impl VisitorMut for ConnectionSettings {
-    type Break = ();
-
-    fn post_visit_table_factor(&mut self, factor: &mut TableFactor) -> ControlFlow<()> {
-        let TableFactor::Table { name, alias, args, .. } = factor else { return ControlFlow::Continue(()) };
-        let is_pg_settings = match zicht_engine::name_parts(name).as_slice() {
-            [table] => table == "pg_settings",
-            [.., schema, table] => schema == "pg_catalog" && table == "pg_settings",
-            [] => false,
-        };
-        if is_pg_settings && args.is_none() {
-            *name = ObjectName::from(vec![Ident::new(FUNCTION)]);
-            *args = Some(datafusion::sql::sqlparser::ast::TableFunctionArgs { args: vec![], settings: None });
-            if alias.is_none() {
-                *alias =
-                    Some(TableAlias { explicit: true, name: Ident::new("pg_settings"), columns: vec![], at: None });
-            }
-        }
-        ControlFlow::Continue(())
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
-    use datafusion::sql::sqlparser::parser::Parser;
-
     use super::*;
-
-    #[test]
-    fn pg_settings_is_read_from_the_connection() {
-        let mut statements = Parser::parse_sql(
-            &PostgreSqlDialect {},
-            "SELECT setting FROM pg_catalog.pg_settings WHERE name = 'max_index_keys'; \
-             SELECT s.name FROM PG_SETTINGS s JOIN other.pg_settings o ON true",
-        )
-        .unwrap();
-        read_connection_settings(&mut statements);
-        assert_eq!(
-            statements[0].to_string(),
-            "SELECT setting FROM zicht_pg_settings() AS pg_settings WHERE name = 'max_index_keys'"
-        );
-        assert_eq!(
-            statements[1].to_string(),
-            "SELECT s.name FROM zicht_pg_settings() s JOIN other.pg_settings o ON true"
-        );
-    }
 
     #[test]
     fn rows_say_where_a_value_comes_from() {

@@ -62,6 +62,9 @@ impl Settings {
             ("is_superuser", "off"),
             ("client_min_messages", "notice"),
             ("bytea_output", "hex"),
+            // No query is compiled to machine code here (PostgreSQL's default is on). asyncpg
+            // turns it off around its type introspection and restores it.
+            ("jit", "off"),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))

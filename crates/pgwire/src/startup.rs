@@ -16,7 +16,7 @@ use pgwire::error::{PgWireError, PgWireResult};
 use pgwire::messages::startup::{Authentication, PasswordMessageFamily};
 use pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
 
-use crate::connection::{Connection, QueryControl, SERVER_VERSION};
+use crate::connection::{Backend, Connection, QueryControl, SERVER_VERSION};
 use crate::error::WireError;
 use crate::frames::Reader;
 use crate::scram::{self, ScramVerifier, ServerExchange};
@@ -116,9 +116,17 @@ impl Startup {
         for function in crate::backends::functions(&self.shared.cancels, &user) {
             session.register_function(function);
         }
+        let activity = crate::pg_stat_activity::PgStatActivity::new(Arc::clone(&self.shared.cancels), &user, pid);
+        session.register_table_function(crate::pg_stat_activity::FUNCTION, Arc::new(activity));
         let connection =
             Connection::new(session, &user, Arc::clone(&self.control), self.shared.config.statement_timeout);
-        let registration = self.shared.cancels.register(pid, &key, &user, Arc::clone(&self.control));
+        let backend = Backend {
+            user: user.clone(),
+            application_name: client.metadata().get("application_name").cloned().unwrap_or_default(),
+            client: client.socket_addr(),
+            started: std::time::SystemTime::now(),
+        };
+        let registration = self.shared.cancels.register(pid, &key, backend, Arc::clone(&self.control));
         client.session_extensions().insert(registration);
         client.session_extensions().insert(connection);
         finish_authentication(client, &parameters()).await

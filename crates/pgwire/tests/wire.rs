@@ -223,16 +223,38 @@ async fn descriptions_and_sizes_answer_as_postgresql() {
     server.stop().await;
 }
 
-/// A user's connection may terminate another of the same user's (Superset's stop button); a
-/// process id that is no backend gives false.
+/// A user's connection lists the user's connections in pg_stat_activity and may terminate
+/// another of them as Superset's stop button does (superset/db_engine_specs/postgres.py,
+/// `cancel_query`); a process id that is no backend gives false.
 #[tokio::test]
 async fn a_connection_terminates_another_of_its_user() {
-    let server = TestServer::start(|_| {}).await;
+    let server = TestServer::start(|config| {
+        with_user(config);
+        config.users.push(zicht_pgwire::UserConfig {
+            name: "onderzoeker".into(),
+            scram_verifier: zicht_pgwire::scram::ScramVerifier::from_password(PASSWORD, 4096),
+            access: zicht_engine::AccessLevel::Untrusted,
+        })
+    })
+    .await;
+    let _another_users = server.connect_as("onderzoeker", PASSWORD).await.unwrap();
     let (stopped, stopper) = (server.connect().await.unwrap(), server.connect().await.unwrap());
     let pid: i32 = stopped.query_one("SELECT pg_backend_pid()", &[]).await.unwrap().get(0);
-    let sql = format!("SELECT pg_terminate_backend({pid}), pg_cancel_backend(0)");
-    let row = stopper.query_one(sql.as_str(), &[]).await.unwrap();
-    assert_eq!((row.get::<_, bool>(0), row.get::<_, bool>(1)), (true, false));
+    let activity = stopper
+        .query("SELECT pid, usename, state, backend_type FROM pg_stat_activity ORDER BY backend_start", &[])
+        .await
+        .unwrap();
+    let listed: Vec<(i32, String, Option<String>)> =
+        activity.iter().map(|row| (row.get(0), row.get(1), row.get(2))).collect();
+    assert_eq!(listed.len(), 2, "the user's two connections, not another user's: {listed:?}");
+    assert_eq!(listed[0].0, pid);
+    assert!(listed.iter().all(|(_, user, _)| user == "analist"), "{listed:?}");
+    assert_eq!(listed[1].2.as_deref(), Some("active"), "the asking connection runs this statement");
+    let superset = format!("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid='{pid}'");
+    let terminated = stopper.simple_query(&superset).await.unwrap();
+    assert_eq!(result_sets(terminated)[0], [["t"]]);
+    let row = stopper.query_one("SELECT pg_terminate_backend(0), pg_cancel_backend(0)", &[]).await.unwrap();
+    assert_eq!((row.get::<_, bool>(0), row.get::<_, bool>(1)), (false, false));
     let error = stopped.simple_query("SELECT 1").await.unwrap_err();
     assert!(error.code().is_none_or(|code| code.code() == "57P01"), "{error}");
     assert!(stopped.simple_query("SELECT 1").await.is_err(), "the terminated connection is closed");
@@ -287,6 +309,44 @@ async fn grafana_query_builder_finds_schemas_tables_and_columns() {
     let columns = &results[5];
     assert!(columns.contains(&vec!["persoon_id".to_string(), "bigint".to_string()]), "{columns:?}");
     assert!(columns.contains(&vec!["inkomen".to_string(), "double precision".to_string()]), "{columns:?}");
+    server.stop().await;
+}
+
+/// DBeaver's navigator (its catalog queries and pgjdbc's, replayed as DBeaver 24.2 sends them):
+/// every statement answers, and it finds the schemas, a schema's tables and views with their
+/// descriptions, a table's columns with theirs, and a view's source.
+#[tokio::test]
+async fn dbeaver_navigator_lists_schemas_tables_columns_and_view_source() {
+    let server = TestServer::start(|_| {}).await;
+    let client = server.connect().await.unwrap();
+    let results = result_sets(client.simple_query(include_str!("replay/dbeaver-navigator.sql")).await.unwrap());
+    assert_eq!(results.len(), 21);
+    let has = |result: &[Vec<String>], found: &dyn Fn(&str) -> bool| result.iter().flatten().any(|value| found(value));
+    assert!(has(&results[4], &|value| value == "basis") && has(&results[4], &|value| value == "drugs"));
+    assert!(!results[12].is_empty(), "data types");
+    assert!(has(&results[15], &|value| value == "persoon"), "{:?}", results[15]);
+    assert!(has(&results[15], &|value| value.starts_with("Persons registered in the BRP")), "{:?}", results[15]);
+    assert!(has(&results[16], &|value| value == "verdachten_inwoners"), "{:?}", results[16]);
+    assert!(has(&results[17], &|value| value == "persoon_id"), "{:?}", results[17]);
+    assert!(has(&results[17], &|value| value == "Buurt of residence on 1 January 2024"), "{:?}", results[17]);
+    assert!(!results[18].is_empty(), "the view's columns");
+    assert!(results[19][0][0].to_uppercase().contains("SELECT"), "{:?}", results[19]);
+    assert!(results[20].is_empty(), "no triggers");
+    server.stop().await;
+}
+
+/// Superset's own statements beyond SQLAlchemy's inspector (replayed as Superset 4 sends them):
+/// the catalogs, SQL Lab's search path and preview, its cost estimate and its stop button.
+#[tokio::test]
+async fn superset_lists_catalogs_previews_and_stops() {
+    let server = TestServer::start(|_| {}).await;
+    let client = server.connect().await.unwrap();
+    let results = result_sets(client.simple_query(include_str!("replay/superset.sql")).await.unwrap());
+    assert_eq!(results.len(), 13);
+    assert!(results[6].contains(&vec!["zicht".to_string()]), "the catalogs: {:?}", results[6]);
+    assert!(results[7].is_empty(), "no foreign tables");
+    assert!(results[10].len() > 10, "the preview of drugs.hennep_risico: {} rows", results[10].len());
+    assert!(results[12].is_empty(), "pid 0 is no backend: nothing to terminate");
     server.stop().await;
 }
 
