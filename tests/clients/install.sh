@@ -2,7 +2,7 @@
 # Installs the real PostgreSQL clients the wire-server tests drive, on Debian 12, and only what is
 # missing: psql, a Java 17 JDK with Debian's pgjdbc, unixODBC with the psqlODBC driver, Go with
 # Debian's pgx v4 and lib/pq, a Python venv (target/client-venv, git-ignored) with pinned psycopg 3,
-# asyncpg, SQLAlchemy 2, pandas, pyodbc and pgcli, and node-postgres with pg-cursor from the npm
+# psycopg2, asyncpg, SQLAlchemy 2, pandas, pyodbc and pgcli, and node-postgres with pg-cursor from the npm
 # registry (target/client-node, pinned in tests/clients/package.json).
 # Safe to run again: a second run changes nothing and takes about a second.
 # Maven Central is not reachable here, so pgjdbc comes from Debian (libpostgresql-jdbc-java).
@@ -16,9 +16,11 @@ PY_PACKAGES=(
     "psycopg[binary]==3.3.9"
     "asyncpg==0.32.0"
     "SQLAlchemy==2.1.9"
+    "greenlet==3.5.6" # SQLAlchemy's asyncio extension (create_async_engine on asyncpg)
     "pandas==3.1.1"
     "pyodbc==5.5.0"
     "pgcli==4.7.1"
+    "psycopg2-binary==2.9.13"
 )
 NODE_DIR=${ZICHT_CLIENT_NODE:-target/client-node}
 
@@ -66,7 +68,11 @@ pinned_venv "$VENV" "$PYTHON" "${PY_PACKAGES[@]}"
 # node-postgres and pg-cursor at the versions of package.json, unless exactly those are there.
 node_wanted=$(sed -n 's/^ *"\(pg[a-z-]*\)": "\([0-9.]*\)".*/\1@\2/p' tests/clients/package.json | sort | paste -sd ' ')
 node_have=$(for package in pg pg-cursor; do
-    sed -n "s/^ *\"version\": \"\([0-9.]*\)\".*/$package@\1/p" "$NODE_DIR/node_modules/$package/package.json" 2>/dev/null
+    manifest=$NODE_DIR/node_modules/$package/package.json
+    # Not installed yet on a fresh machine: no manifest, no version.
+    if [ -f "$manifest" ]; then
+        sed -n "s/^ *\"version\": \"\([0-9.]*\)\".*/$package@\1/p" "$manifest"
+    fi
 done | sort | paste -sd ' ')
 if [ "$node_wanted" != "$node_have" ]; then
     mkdir -p "$NODE_DIR"

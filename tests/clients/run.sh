@@ -3,7 +3,7 @@
 # (via pyodbc), node-postgres, Go's pgx and lib/pq, and pgcli against a running server. Install the
 # clients first with tests/clients/install.sh.
 #
-#   tests/clients/run.sh [psql|psycopg|asyncpg|sqlalchemy|jdbc|odbc|node|pgx|pq|pgcli ...]  # default: all
+#   tests/clients/run.sh [psql|psycopg|asyncpg|sqlalchemy|sqlalchemy-psycopg2|sqlalchemy-asyncpg|jdbc|odbc|node|pgx|pq|pgcli ...]  # default: all
 #
 # Environment: ZICHT_BIN (default $CARGO_TARGET_DIR/debug/zicht, else target/debug/zicht), ZICHT_TEST_DATA (a `zicht gen` directory;
 # default: generated at scale 0.01, seed 42 into a temp dir), ZICHT_CLIENTS_TRACE=1 (log every
@@ -27,11 +27,11 @@ NODE_DIR=${ZICHT_CLIENT_NODE:-$ROOT/target/client-node}
 LOGS=$ROOT/target/client-logs
 FIXTURES=$ROOT/crates/pgwire/tests/fixtures
 CLIENTS=("$@")
-[ ${#CLIENTS[@]} -gt 0 ] || CLIENTS=(psql psycopg asyncpg sqlalchemy jdbc odbc node pgx pq pgcli)
+[ ${#CLIENTS[@]} -gt 0 ] || CLIENTS=(psql psycopg asyncpg sqlalchemy sqlalchemy-psycopg2 sqlalchemy-asyncpg jdbc odbc node pgx pq pgcli)
 
 die() { echo "run.sh: $*" >&2; exit 2; }
 for client in "${CLIENTS[@]}"; do
-    case $client in psql | psycopg | asyncpg | sqlalchemy | jdbc | odbc | node | pgx | pq | pgcli) ;; *) die "unknown client $client" ;; esac
+    case $client in psql | psycopg | asyncpg | sqlalchemy | sqlalchemy-psycopg2 | sqlalchemy-asyncpg | jdbc | odbc | node | pgx | pq | pgcli) ;; *) die "unknown client $client" ;; esac
 done
 [ -x "$BIN" ] || die "no server binary at $BIN (build it with cargo build -p zicht-cli, or set ZICHT_BIN)"
 for tool in psql javac java odbcinst go node; do
@@ -129,6 +129,8 @@ run_client() {
     case $1 in
         psql) "${limit[@]}" bash "$HERE/client_psql.sh" ;;
         psycopg | asyncpg | sqlalchemy | odbc | pgcli) "${limit[@]}" "$VENV/bin/python" "$HERE/client_$1.py" ;;
+        # SQLAlchemy on its other drivers: the same checks (client_sqlalchemy.py DRIVER).
+        sqlalchemy-*) "${limit[@]}" "$VENV/bin/python" "$HERE/client_sqlalchemy.py" "${1#sqlalchemy-}" ;;
         node) NODE_PATH=$NODE_DIR/node_modules "${limit[@]}" node "$HERE/client_node.js" ;;
         pgx | pq)
             # Debian's Go packages, in GOPATH mode (no module proxy); built once for both drivers.
@@ -149,9 +151,12 @@ if [ "${ZICHT_CLIENTS_NO_VIEWS:-0}" = 1 ]; then
     # Without saved-query views there is no drugs.verdachten_inwoners and no schema branches.
     no_views="binary without saved-query views (ZICHT_CLIENTS_NO_VIEWS=1)"
     for id in psql/list-schemas psql/saved-query-views psql/saved-query psycopg/saved-query \
-        sqlalchemy/get_view_names-drugs sqlalchemy/read_sql-saved-query jdbc/getSchemas \
+        sqlalchemy/get_view_names-drugs sqlalchemy/read_sql-saved-query sqlalchemy/get_view_definition \
+        sqlalchemy-psycopg2/get_view_names-drugs sqlalchemy-psycopg2/read_sql-saved-query \
+        sqlalchemy-psycopg2/get_view_definition sqlalchemy-asyncpg/get_view_names-drugs \
+        sqlalchemy-asyncpg/read_sql-saved-query sqlalchemy-asyncpg/get_view_definition jdbc/getSchemas \
         jdbc/saved-query-view odbc/saved-query psql/describe-view psql/information-schema-views \
-        sqlalchemy/get_view_definition jdbc/getTables-views odbc/SQLTables-views; do
+        jdbc/getTables-views odbc/SQLTables-views; do
         KNOWN+=$'\n'"$id $no_views"
     done
 fi
@@ -191,7 +196,7 @@ for client in "${CLIENTS[@]}"; do
     fi
     verdict=PASS
     [ $fail -eq 0 ] || verdict=FAIL
-    SUMMARY+=("$(printf '%-4s %-11s %3d ok, %d failed, %d known failures' "$verdict" "$client" $ok $fail $known)")
+    SUMMARY+=("$(printf '%-4s %-19s %3d ok, %d failed, %d known failures' "$verdict" "$client" $ok $fail $known)")
     SUMMARY+=("${lines[@]}")
     total_ok=$((total_ok + ok)) total_fail=$((total_fail + fail)) total_known=$((total_known + known))
 done
