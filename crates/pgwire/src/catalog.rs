@@ -34,6 +34,7 @@ pub fn install(engine: Engine) -> zicht_engine::Result<Engine> {
             catalog.register_schema("pg_catalog", Arc::new(as_postgres))?;
         }
         ctx.register_udf(crate::pg_vectors::expand_array_udf());
+        ctx.register_udf(crate::oid_arrays::oid_array_udf());
         for function in crate::type_names::functions() {
             ctx.register_udf(function);
         }

@@ -43,6 +43,7 @@ pub fn parse_statements(sql: &str) -> WireResult<Vec<Statement>> {
     crate::type_names::rewrite_type_names(&mut statements);
     crate::reg_cast::resolve_computed_regclass(&mut statements);
     crate::connection_tables::read_connection_tables(&mut statements);
+    crate::oid_arrays::type_asyncpg_oid_arrays(&mut statements);
     Ok(statements)
 }
 
@@ -396,7 +397,7 @@ fn by_the_only_column(order_by: &OrderBy) -> Option<String> {
 }
 
 /// `function(argument)`.
-fn call(function: &str, argument: Expr) -> Expr {
+pub(crate) fn call(function: &str, argument: Expr) -> Expr {
     let mut call = parse_expression(&format!("{function}(NULL)")).expect("a call of one argument parses");
     if let Expr::Function(Function { args: FunctionArguments::List(list), .. }) = &mut call {
         list.args = vec![FunctionArg::Unnamed(FunctionArgExpr::Expr(argument))];

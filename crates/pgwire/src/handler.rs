@@ -485,7 +485,10 @@ impl QueryParser for StatementParser {
         Ok(match statement {
             Prepared::Plan { parameter_types, .. } => parameter_types
                 .iter()
-                .map(|t| t.as_ref().and_then(|t| into_pg_type(t).ok()).unwrap_or(Type::UNKNOWN))
+                .map(|t| {
+                    let oid_array = t.as_ref().and_then(crate::oid_arrays::oid_array_type);
+                    oid_array.or_else(|| t.as_ref().and_then(|t| into_pg_type(t).ok())).unwrap_or(Type::UNKNOWN)
+                })
                 .collect(),
             Prepared::Command { .. } => Vec::new(),
         })

@@ -37,6 +37,7 @@ pub mod frames;
 mod handler;
 mod json_build_object;
 mod names;
+mod oid_arrays;
 mod parameters;
 mod pg_catalog_schema;
 mod pg_description;

@@ -29,7 +29,18 @@ pub(crate) fn pg_fields(schema: &Schema, format: &Format) -> PgWireResult<Vec<Fi
             None => field.as_ref().clone(),
         })
         .collect();
-    arrow_schema_to_pg_fields(&Schema::new(fields), format, None)
+    let described = arrow_schema_to_pg_fields(&Schema::new(fields.clone()), format, None)?;
+    // arrow-pg describes every list by its physical element type: a list of oids as int4[].
+    Ok(described
+        .into_iter()
+        .zip(&fields)
+        .map(|(info, field)| match crate::oid_arrays::oid_array_type(field.data_type()) {
+            Some(oid_array) => {
+                FieldInfo::new(info.name().to_string(), info.table_id(), info.column_id(), oid_array, info.format())
+            }
+            None => info,
+        })
+        .collect())
 }
 
 /// Renames the plan's output columns that the query left unaliased, when the names PostgreSQL
@@ -137,6 +148,9 @@ mod tests {
         let fields = pg_fields(&schema, &Format::UnifiedText).unwrap();
         let names: Vec<&str> = fields.iter().map(FieldInfo::name).collect();
         assert_eq!(names, ["oid", "oid", "nspname"]);
+        let oids = Schema::new(vec![Field::new("attrtypoids", crate::oid_arrays::oid_list_type(), true)]);
+        let fields = pg_fields(&oids, &Format::UnifiedBinary).unwrap();
+        assert_eq!(fields[0].datatype(), &pgwire::api::Type::OID_ARRAY);
     }
 
     async fn names(sql: &str) -> Vec<String> {

@@ -99,7 +99,13 @@ fn arrow_type(data_type: &ast::DataType) -> Option<DataType> {
         Sql::Date => DataType::Date32,
         // asyncpg's type introspection selects `WHERE t.oid = any($1::oid[])`: described as
         // unknown, asyncpg would introspect that type with the same statement, endlessly.
-        Sql::Array(ast::ArrayElemTypeDef::SquareBracket(element, _)) => DataType::new_list(arrow_type(element)?, true),
+        // `oid[]` stays `oid[]` ([`crate::oid_arrays`]).
+        Sql::Array(ast::ArrayElemTypeDef::SquareBracket(element, _)) => match element.as_ref() {
+            Sql::Custom(name, modifiers) if modifiers.is_empty() && is_oid_type(name) => {
+                crate::oid_arrays::oid_list_type()
+            }
+            element => DataType::new_list(arrow_type(element)?, true),
+        },
         _ => return None,
     })
 }
@@ -214,6 +220,8 @@ mod tests {
                           JOIN pg_catalog.pg_constraint c ON c.contype = $3::CHAR AND c.conrelid IN ($4::OID)";
         let typed = [(0, DataType::Int32), (2, DataType::Utf8), (3, DataType::Int32)];
         assert_eq!(written_parameter_types(sqlalchemy).unwrap(), typed);
+        let asyncpg = written_parameter_types("SELECT t.oid FROM pg_type t WHERE t.oid = any($1::oid[])").unwrap();
+        assert_eq!(asyncpg, [(0, crate::oid_arrays::oid_list_type())]);
         assert_eq!(written_parameter_types("SELEC $1::int"), None);
     }
 
