@@ -7,7 +7,7 @@
 //! numbers columns from 0, lists every table among the views, and lacks the columns client tools
 //! read (`udt_name`, `is_identity`, `view_definition`). Grafana's query builder then treated
 //! numbers as text, Metabase synced tables without columns, psql listed base tables as views. A
-//! statement's references to these three tables are replaced with a query over DataFusion's table
+//! statement's references to these tables are replaced with a query over DataFusion's table
 //! that answers with PostgreSQL 15's columns, names and values: the type names of the PostgreSQL
 //! types the wire protocol sends for each column (the ones in `pg_attribute`), positions from 1,
 //! views only among the views. Both front ends (the wire server and the embedded engine) plan
@@ -184,7 +184,7 @@ fn postgres_query(table: &str) -> Option<String> {
     }
 }
 
-/// Replaces the statement's references to information_schema's columns, tables and views with
+/// Replaces the statement's references to information_schema's tables of [`postgres_query`] with
 /// PostgreSQL's definitions of them (over DataFusion's).
 pub(crate) fn use_postgres_information_schema(statement: &mut DFStatement) {
     match statement {
@@ -271,8 +271,17 @@ mod tests {
 
     #[test]
     fn every_query_parses_as_one_select() {
-        let tables = ["columns", "tables", "views", "table_constraints", "key_column_usage", "character_sets"];
-        for table in tables.into_iter().chain(["referential_constraints", "constraint_column_usage"]) {
+        let tables = [
+            "columns",
+            "tables",
+            "views",
+            "table_constraints",
+            "key_column_usage",
+            "referential_constraints",
+            "constraint_column_usage",
+            "character_sets",
+        ];
+        for table in tables {
             let alias = named(table);
             assert!(derived_table(&postgres_query(table).unwrap(), alias).is_some(), "{table}");
         }

@@ -141,7 +141,7 @@ fn rewrite_postgres_spellings(statements: &mut Vec<Statement>) {
                     };
                 }
             }
-            Expr::Cast { data_type, .. } if is_name_type(data_type) => *data_type = DataType::Text,
+            Expr::Cast { data_type, .. } if is_pg_type(data_type, "name") => *data_type = DataType::Text,
             Expr::Function(function) => {
                 let name = zicht_engine::name_parts(&function.name);
                 match name.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
@@ -287,7 +287,8 @@ fn is_storage_options(expr: &Expr) -> bool {
 }
 
 /// A function call's arguments, when they are all plain expressions.
-fn arguments(function: &Function) -> Vec<&Expr> {
+/// A call's arguments, when all are plain (unnamed) expressions; none otherwise.
+pub(crate) fn arguments(function: &Function) -> Vec<&Expr> {
     let FunctionArguments::List(list) = &function.args else { return Vec::new() };
     list.args.iter().map(plain_argument).collect::<Option<Vec<_>>>().unwrap_or_default()
 }
@@ -436,11 +437,22 @@ fn subscripts(array: &Expr) -> Option<Expr> {
     parse_expression(&text)
 }
 
-fn is_name_type(data_type: &DataType) -> bool {
+/// Whether `data_type` is PostgreSQL's type `pg_type` (`name`, `oid`), bare or in pg_catalog,
+/// which the SQL parser knows as a custom type.
+pub(crate) fn is_pg_type(data_type: &DataType, pg_type: &str) -> bool {
     let DataType::Custom(name, modifiers) = data_type else { return false };
     let parts = zicht_engine::name_parts(name);
     modifiers.is_empty()
-        && matches!(parts.iter().map(String::as_str).collect::<Vec<_>>().as_slice(), ["name"] | ["pg_catalog", "name"])
+        && match parts.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
+            [bare] | ["pg_catalog", bare] => *bare == pg_type,
+            _ => false,
+        }
+}
+
+/// A cast's type as written, lower case, without `pg_catalog.` (`regtype`, `text[]`).
+pub(crate) fn cast_type_name(data_type: &DataType) -> String {
+    let name = data_type.to_string().to_ascii_lowercase();
+    name.strip_prefix("pg_catalog.").unwrap_or(&name).to_string()
 }
 
 /// DataFusion's LIKE escapes with a backslash only; SQLAlchemy's inspector writes

@@ -4,7 +4,11 @@
 //! [`crate::pg_stat_activity`]), read by the table's name unless the statement gave an alias.
 
 use std::ops::ControlFlow;
+use std::sync::Arc;
 
+use datafusion::arrow::array::{ArrayRef, RecordBatch};
+use datafusion::arrow::datatypes::{Field, Schema};
+use datafusion::error::Result;
 use datafusion::sql::sqlparser::ast::{Ident, ObjectName, Statement, TableAlias, TableFactor, VisitMut, VisitorMut};
 
 /// Each table and the table function that answers it.
@@ -17,6 +21,13 @@ pub(crate) fn read_connection_tables(statements: &mut [Statement]) {
     for statement in statements {
         let _ = statement.visit(&mut ConnectionTables);
     }
+}
+
+/// A table's rows from its named columns (each nullable, of its array's type).
+pub(crate) fn batch_of(columns: Vec<(&str, ArrayRef)>) -> Result<RecordBatch> {
+    let fields: Vec<Field> =
+        columns.iter().map(|(name, array)| Field::new(*name, array.data_type().clone(), true)).collect();
+    Ok(RecordBatch::try_new(Arc::new(Schema::new(fields)), columns.into_iter().map(|(_, array)| array).collect())?)
 }
 
 struct ConnectionTables;

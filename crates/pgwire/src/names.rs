@@ -91,13 +91,9 @@ fn expression_name(expr: &Expr) -> String {
         Expr::CompoundIdentifier(parts) => parts.last().map_or_else(unnamed, |p| p.value.clone()),
         Expr::Function(function) if function.name.to_string() == crate::reg_cast::NAME => oid_alias_name(function),
         // A type oid cast to text, rewritten ([`crate::type_names`]): named after the oid's column.
-        Expr::Function(function) if crate::type_names::is_type_name_call(function) => match &function.args {
-            FunctionArguments::List(list) => match list.args.first() {
-                Some(FunctionArg::Unnamed(FunctionArgExpr::Expr(argument))) => expression_name(argument),
-                _ => unnamed(),
-            },
-            _ => unnamed(),
-        },
+        Expr::Function(function) if crate::type_names::is_type_name_call(function) => {
+            crate::compat::arguments(function).first().map_or_else(unnamed, |argument| expression_name(argument))
+        }
         Expr::Function(function) => {
             function.name.0.last().map_or_else(unnamed, |p| p.to_string().trim_matches('"').to_ascii_lowercase())
         }

@@ -89,7 +89,7 @@ fn arrow_type(data_type: &ast::DataType) -> Option<DataType> {
         Sql::SmallInt(_) | Sql::Int2(_) => DataType::Int16,
         Sql::Int(_) | Sql::Integer(_) | Sql::Int4(_) => DataType::Int32,
         // An oid is unsigned 32-bit in PostgreSQL; every oid here fits int4, as which it is sent.
-        Sql::Custom(name, modifiers) if modifiers.is_empty() && is_oid_type(name) => DataType::Int32,
+        oid if crate::compat::is_pg_type(oid, "oid") => DataType::Int32,
         Sql::BigInt(_) | Sql::Int8(_) => DataType::Int64,
         Sql::Real | Sql::Float4 => DataType::Float32,
         Sql::DoublePrecision | Sql::Float8 => DataType::Float64,
@@ -101,18 +101,11 @@ fn arrow_type(data_type: &ast::DataType) -> Option<DataType> {
         // unknown, asyncpg would introspect that type with the same statement, endlessly.
         // `oid[]` stays `oid[]` ([`crate::oid_arrays`]).
         Sql::Array(ast::ArrayElemTypeDef::SquareBracket(element, _)) => match element.as_ref() {
-            Sql::Custom(name, modifiers) if modifiers.is_empty() && is_oid_type(name) => {
-                crate::oid_arrays::oid_list_type()
-            }
+            oid if crate::compat::is_pg_type(oid, "oid") => crate::oid_arrays::oid_list_type(),
             element => DataType::new_list(arrow_type(element)?, true),
         },
         _ => return None,
     })
-}
-
-fn is_oid_type(name: &ast::ObjectName) -> bool {
-    let parts = zicht_engine::name_parts(name);
-    matches!(parts.iter().map(String::as_str).collect::<Vec<_>>().as_slice(), ["oid"] | ["pg_catalog", "oid"])
 }
 
 fn placeholder_number(name: &str) -> Option<usize> {

@@ -33,7 +33,7 @@ use tokio::sync::OnceCell;
 use crate::pg_description::{Description, PgDescription};
 use crate::pg_proc::{OwnFunction, PgProc};
 use crate::pg_regproc::pg_type_with_function_oids;
-use crate::pg_vectors::{vector_columns, with_arrays, with_arrays_table};
+use crate::pg_vectors::{vector_columns, with_arrays_batches, with_arrays_table};
 
 /// pg_catalog as clients expect it (see the module's docs).
 #[derive(Debug)]
@@ -80,8 +80,7 @@ impl SchemaProvider for PgCatalogSchema {
                 let table = self.inner.table(name).await?;
                 match (name, vector_columns(name)) {
                     ("pg_proc", Some(columns)) => {
-                        let batches = in_memory_batches(name, table).await?;
-                        let arrays = batches.iter().map(|batch| with_arrays(batch, columns)).collect::<Result<_>>()?;
+                        let arrays = with_arrays_batches(name, table, columns).await?;
                         let namespaces = self.inner_table("pg_namespace").await?;
                         Ok(Arc::new(PgProc::new(arrays, namespaces, Arc::clone(&self.functions))?) as _)
                     }

@@ -17,10 +17,10 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use datafusion::arrow::array::{
-    ArrayRef, AsArray, Int32Array, ListBuilder, RecordBatch, StringArray, StringBuilder, UInt32Array,
+    ArrayRef, Int32Array, ListBuilder, RecordBatch, StringArray, StringBuilder, UInt32Array,
 };
 use datafusion::arrow::compute::{cast, take};
-use datafusion::arrow::datatypes::{DataType, Int32Type, SchemaRef};
+use datafusion::arrow::datatypes::{DataType, SchemaRef};
 use datafusion::catalog::{Session, TableProvider};
 use datafusion::common::plan_err;
 use datafusion::datasource::{MemTable, TableType};
@@ -170,7 +170,7 @@ fn namespace_oid(namespaces: &[RecordBatch], schema: &str) -> Result<Option<i32>
 
 /// `batches` of pg_proc (with its vectors as arrays, [`crate::pg_vectors`]) and a batch of
 /// `functions` after them, in the namespace `public` (its oid in pg_namespace).
-pub(crate) fn with_own_functions(
+fn with_own_functions(
     mut batches: Vec<RecordBatch>,
     functions: &[OwnFunction],
     public: Option<i32>,
@@ -199,9 +199,7 @@ pub(crate) fn with_own_functions(
 
 /// The row of `abs(float8)`, if `batch` has it.
 fn template_row(batch: &RecordBatch) -> Option<u32> {
-    let names = cast(batch.column_by_name("proname")?, &DataType::Utf8).ok()?;
-    let results = cast(batch.column_by_name("prorettype")?, &DataType::Int32).ok()?;
-    let (names, results) = (names.as_string::<i32>(), results.as_primitive::<Int32Type>());
+    let (names, results) = (text_column(batch, "proname").ok()?, int32_column(batch, "prorettype").ok()?);
     (0..batch.num_rows())
         .find(|&row| names.value(row) == "abs" && results.value(row) == 701)
         .and_then(|row| u32::try_from(row).ok())

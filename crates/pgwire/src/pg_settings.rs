@@ -10,7 +10,6 @@
 use std::sync::{Arc, Mutex};
 
 use datafusion::arrow::array::{ArrayRef, BooleanArray, Int32Array, RecordBatch, StringArray};
-use datafusion::arrow::datatypes::{Field, Schema};
 use datafusion::catalog::{TableFunctionArgs, TableFunctionImpl, TableProvider};
 use datafusion::datasource::MemTable;
 use datafusion::error::Result;
@@ -104,10 +103,7 @@ fn settings_batch(settings: Vec<(String, String, Option<String>)>) -> Result<Rec
         ("sourceline", Arc::new(Int32Array::new_null(rows.len()))),
         ("pending_restart", Arc::new(BooleanArray::from(vec![false; rows.len()]))),
     ];
-    let schema = Schema::new(
-        columns.iter().map(|(name, array)| Field::new(*name, array.data_type().clone(), true)).collect::<Vec<_>>(),
-    );
-    Ok(RecordBatch::try_new(Arc::new(schema), columns.into_iter().map(|(_, array)| array).collect())?)
+    crate::connection_tables::batch_of(columns)
 }
 
 fn context(name: &str) -> &'static str {

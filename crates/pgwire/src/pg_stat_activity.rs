@@ -13,7 +13,6 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use datafusion::arrow::array::{ArrayRef, Int32Array, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray};
-use datafusion::arrow::datatypes::{Field, Schema};
 use datafusion::catalog::{TableFunctionArgs, TableFunctionImpl, TableProvider};
 use datafusion::datasource::MemTable;
 use datafusion::error::Result;
@@ -83,10 +82,7 @@ fn activity_batch(backends: &[(i32, Backend)], asking: i32) -> Result<RecordBatc
         ("query", null_text()),
         ("backend_type", text(&|_, _| Some("client backend".to_string()))),
     ];
-    let schema = Schema::new(
-        columns.iter().map(|(name, array)| Field::new(*name, array.data_type().clone(), true)).collect::<Vec<_>>(),
-    );
-    Ok(RecordBatch::try_new(Arc::new(schema), columns.into_iter().map(|(_, array)| array).collect())?)
+    crate::connection_tables::batch_of(columns)
 }
 
 fn micros_since_epoch(time: SystemTime) -> i64 {

@@ -77,13 +77,21 @@ pub(crate) async fn with_arrays_table(
     table: Option<Arc<dyn TableProvider>>,
     columns: VectorColumns,
 ) -> Result<Arc<dyn TableProvider>> {
+    converted_table(name, with_arrays_batches(name, table, columns).await?)
+}
+
+/// The batches of [`with_arrays_table`], for a table that adds rows of its own (pg_proc).
+pub(crate) async fn with_arrays_batches(
+    name: &str,
+    table: Option<Arc<dyn TableProvider>>,
+    columns: VectorColumns,
+) -> Result<Vec<RecordBatch>> {
     let batches = in_memory_batches(name, table).await?;
-    let converted = batches.iter().map(|batch| with_arrays(batch, columns)).collect::<Result<Vec<_>>>()?;
-    converted_table(name, converted)
+    batches.iter().map(|batch| with_arrays(batch, columns)).collect()
 }
 
 /// `batch` with each of `columns` (text) replaced by a list of elements of the given type.
-pub(crate) fn with_arrays(batch: &RecordBatch, columns: &[(&str, DataType)]) -> Result<RecordBatch> {
+fn with_arrays(batch: &RecordBatch, columns: &[(&str, DataType)]) -> Result<RecordBatch> {
     let schema = batch.schema();
     let mut fields: Vec<Field> = Vec::with_capacity(schema.fields().len());
     let mut arrays: Vec<ArrayRef> = Vec::with_capacity(schema.fields().len());

@@ -76,11 +76,8 @@ pub fn resolve_computed_regclass(statements: &mut Vec<Statement>) {
 pub fn relation_named(name: &Expr) -> String {
     if let Expr::Function(function) = name
         && function.name.to_string().eq_ignore_ascii_case("format")
-        && let FunctionArguments::List(list) = &function.args
-        && let [FunctionArg::Unnamed(FunctionArgExpr::Expr(pattern)), schema, table] = list.args.as_slice()
+        && let [pattern, schema, table] = crate::compat::arguments(function)[..]
         && pattern.to_string() == "'%I.%I'"
-        && let (FunctionArg::Unnamed(FunctionArgExpr::Expr(schema)), FunctionArg::Unnamed(FunctionArgExpr::Expr(table))) =
-            (schema, table)
     {
         return format!("zicht_ns.nspname = {} AND zicht_rel.relname = {}", uncast(schema), uncast(table));
     }
@@ -104,14 +101,11 @@ fn uncast(expr: &Expr) -> &Expr {
 pub fn computed_regclass_name(expr: &Expr) -> Option<&Expr> {
     match expr {
         Expr::Nested(inner) => computed_regclass_name(inner),
-        Expr::Cast { expr: operand, data_type, .. } => {
-            let alias = data_type.to_string().to_ascii_lowercase();
-            match alias.trim_start_matches("pg_catalog.") {
-                "regclass" if is_computed_text(operand) => Some(operand),
-                "oid" => computed_regclass_name(operand),
-                _ => None,
-            }
-        }
+        Expr::Cast { expr: operand, data_type, .. } => match crate::compat::cast_type_name(data_type).as_str() {
+            "regclass" if is_computed_text(operand) => Some(operand),
+            "oid" => computed_regclass_name(operand),
+            _ => None,
+        },
         _ => None,
     }
 }
@@ -142,9 +136,7 @@ fn oid_cast_of_name(expr: &Expr) -> Option<(String, String)> {
     if !name.is_empty() && name.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    let alias = data_type.to_string().to_ascii_lowercase();
-    let alias = alias.strip_prefix("pg_catalog.").unwrap_or(&alias).to_string();
-    Some((alias, name.clone()))
+    Some((crate::compat::cast_type_name(data_type), name.clone()))
 }
 
 /// What PostgreSQL's message calls a missing name of this oid alias; None for other types.

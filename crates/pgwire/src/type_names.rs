@@ -42,7 +42,7 @@ pub(crate) fn is_type_name_call(function: &ast::Function) -> bool {
 pub(crate) fn rewrite_type_names(statements: &mut Vec<Statement>) {
     let _ = visit_expressions_mut(statements, |expr| {
         if let Expr::Cast { expr: operand, data_type, .. } = expr {
-            let target = type_name(data_type);
+            let target = crate::compat::cast_type_name(data_type);
             let rewritten = match target.as_str() {
                 "text" | "varchar" | "character varying" if is_oid_alias(operand, "regtype") => {
                     let oid = cast_operand(operand);
@@ -73,17 +73,10 @@ fn function_description(function: &ast::Function) -> Option<Expr> {
         Some("pg_get_function_arguments") => format!("{ARGUMENTS}(zicht_fn.proargnames, zicht_fn.proargtypes)"),
         _ => return None,
     };
-    let ast::FunctionArguments::List(list) = &function.args else { return None };
-    let [ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(oid))] = list.args.as_slice() else { return None };
+    let [oid] = crate::compat::arguments(function)[..] else { return None };
     crate::compat::parse_expression(&format!(
         "(SELECT {value} FROM pg_catalog.pg_proc zicht_fn WHERE zicht_fn.oid = {oid})"
     ))
-}
-
-/// A cast's type, lower case, without `pg_catalog.`.
-fn type_name(data_type: &ast::DataType) -> String {
-    let name = data_type.to_string().to_ascii_lowercase();
-    name.strip_prefix("pg_catalog.").unwrap_or(&name).to_string()
 }
 
 /// Whether `expr` is a value of the oid alias `alias` (`regtype`, `regtype[]`): a cast to it, in
@@ -91,14 +84,10 @@ fn type_name(data_type: &ast::DataType) -> String {
 fn is_oid_alias(expr: &Expr, alias: &str) -> bool {
     match expr {
         Expr::Nested(inner) => is_oid_alias(inner, alias),
-        Expr::Cast { data_type, .. } => type_name(data_type) == alias,
+        Expr::Cast { data_type, .. } => crate::compat::cast_type_name(data_type) == alias,
         Expr::Function(function) if function.name.to_string().eq_ignore_ascii_case("coalesce") => {
-            let ast::FunctionArguments::List(list) = &function.args else { return false };
-            !list.args.is_empty()
-                && list.args.iter().all(|argument| match argument {
-                    ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(argument)) => is_oid_alias(argument, alias),
-                    _ => false,
-                })
+            let arguments = crate::compat::arguments(function);
+            !arguments.is_empty() && arguments.iter().all(|argument| is_oid_alias(argument, alias))
         }
         _ => false,
     }
