@@ -22,7 +22,8 @@ TARGET=${CARGO_TARGET_DIR:-target}
 BENCH="$TARGET/release/zicht-bench"
 
 bash benches/peers/install.sh
-cargo build --release -p zicht-bench
+# The zicht binary too: the peers run the SQL it generates from the indicators (same features, one build).
+cargo build --release -p zicht-cli -p zicht-bench
 
 iterations_at() {
     if awk -v s="$1" 'BEGIN { exit !(s >= 1) }'; then echo "$ITERATIONS_LARGE"; else echo "$ITERATIONS"; fi

@@ -33,14 +33,29 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def saved_queries(queries_dir: Path, name_filter):
-    """(theme/name, sql) for every saved query, in the order zicht-bench runs them."""
+    """(theme/name, sql) for every saved query, in the order zicht-bench runs them: a query
+    written as SQL (`<theme>/<name>.sql`) as it is, an indicator (`<theme>/<name>.toml`) as the
+    SQL Zicht generates from it (`zicht queries show --sql`)."""
     found = []
     for theme_dir in sorted(p for p in queries_dir.iterdir() if p.is_dir()):
-        for path in sorted(theme_dir.glob("*.sql")):
+        for path in sorted([*theme_dir.glob("*.sql"), *theme_dir.glob("*.toml")], key=lambda p: p.stem):
             query_id = f"{theme_dir.name}/{path.stem}"
             if name_filter is None or name_filter in query_id:
-                found.append((query_id, path.read_text()))
+                sql = path.read_text() if path.suffix == ".sql" else indicator_sql(queries_dir, query_id)
+                found.append((query_id, sql))
+    if not found and name_filter is None:
+        sys.exit(f"peers.py: no saved queries under {queries_dir}")
     return found
+
+
+def indicator_sql(queries_dir: Path, query_id: str):
+    """The SQL the zicht binary (built by benches/run.sh) generates from an indicator."""
+    zicht = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target")) / "release" / "zicht"
+    command = [str(zicht), "queries", "show", "--sql", "--queries", str(queries_dir), query_id]
+    shown = subprocess.run(command, capture_output=True, text=True)
+    if shown.returncode != 0:
+        sys.exit(f"peers.py: {' '.join(command)}: {shown.stderr.strip()}")
+    return shown.stdout
 
 
 def dataset_tables(data_dir: Path):

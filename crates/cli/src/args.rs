@@ -57,6 +57,9 @@ pub enum QueriesAction {
         /// Saved-queries directory; without it, the queries compiled into this binary.
         #[arg(long, env = "ZICHT_QUERIES_DIR")]
         queries: Option<PathBuf>,
+        /// Only the SQL it runs, for scripts (the benchmark gives it to DuckDB and PostgreSQL).
+        #[arg(long)]
+        sql: bool,
     },
     /// Theme, name, title, unit, granularity and years of every saved query.
     List {
@@ -92,6 +95,11 @@ pub struct ServeArgs {
     /// machine's memory. A query that needs more gets SQLSTATE 53200; the server lives.
     #[arg(long, env = "ZICHT_MEMORY_LIMIT")]
     pub memory_limit: Option<bytesize::ByteSize>,
+    /// Queries over protected data that compute at once; more wait their turn (statement_timeout
+    /// counts the wait). Default twice the cores: a protecting aggregation holds its tallies until
+    /// it is done, and sixteen at once on two cores are not faster than four.
+    #[arg(long, env = "ZICHT_MAX_CONCURRENT_QUERIES", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_concurrent_queries: Option<u32>,
     /// TLS certificate chain (PEM); with --tls-key, TLS is offered and required.
     #[arg(long, env = "ZICHT_TLS_CERT", requires = "tls_key")]
     pub tls_cert: Option<PathBuf>,

@@ -22,13 +22,16 @@ pub async fn run(args: QueriesArgs) -> Result<(), Failure> {
             output.write(&batch)?;
             output.finish()
         }
-        QueriesAction::Show { query, queries } => {
+        QueriesAction::Show { query, queries, sql } => {
             let queries = load_saved_queries(queries.as_deref())?;
             let saved = queries
                 .iter()
                 .find(|q| q.id() == query)
                 .ok_or_else(|| Failure::new(format!("no saved query {query} (see `zicht queries list`)")))?;
-            print!("{}", showing(saved));
+            match sql {
+                true => println!("{};", saved.sql),
+                false => print!("{}", showing(saved)),
+            }
             Ok(())
         }
     }

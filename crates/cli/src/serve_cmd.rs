@@ -29,6 +29,8 @@ struct WarehouseFile {
     queries: Option<PathBuf>,
     secret_key: Option<String>,
     memory_limit: Option<String>,
+    /// Queries over protected data that compute at once (`--max-concurrent-queries`).
+    max_concurrent_queries: Option<u32>,
     audit_log: Option<PathBuf>,
     /// Distinct questions an untrusted user may ask of one protected table per period.
     query_budget: Option<u32>,
@@ -53,6 +55,10 @@ pub async fn run(args: ServeArgs) -> Result<(), Failure> {
         (None, Some(text)) => Some(parse_size(&text)?),
         (None, None) => None,
     };
+    let max_concurrent_queries = args.max_concurrent_queries.or(file.warehouse.max_concurrent_queries);
+    if max_concurrent_queries == Some(0) {
+        return Err(Failure::new("max_concurrent_queries: at least 1".to_string()));
+    }
     if warehouse.secret_key.is_none() && !server_config.listen.is_loopback() {
         return Err(Failure::new(format!(
             "refusing to listen on {} without a configured secret key: set ZICHT_SECRET_KEY or [warehouse] secret_key \
@@ -71,6 +77,9 @@ pub async fn run(args: ServeArgs) -> Result<(), Failure> {
     let engine = open_engine_with(&warehouse, |mut options| {
         if let Some(bytes) = memory_limit {
             options = options.with_memory_limit(usize::try_from(bytes).unwrap_or(usize::MAX));
+        }
+        if let Some(queries) = max_concurrent_queries {
+            options = options.with_max_concurrent_queries(queries as usize);
         }
         if let Some(audit) = audit {
             options = options.with_audit(Arc::new(audit));

@@ -76,6 +76,12 @@ fn a_new_indicator_from_the_queries_readme_is_shown_and_runs() {
     let shown = text(&show.stdout);
     assert!(shown.starts_with("# queries/drugs/verdachten_inwoners.toml\n"), "{shown}");
     assert!(shown.contains("\n[teller]\n") && shown.contains("\n-- the SQL it runs\nWITH teller AS ("), "{shown}");
+    // --sql: only the SQL, as the benchmark hands it to DuckDB and PostgreSQL.
+    let sql = zicht(&["queries", "show", "--sql", "drugs/verdachten_inwoners"], Path::new("/nonexistent"));
+    assert!(sql.status.success(), "{}", text(&sql.stderr));
+    let sql = text(&sql.stdout);
+    assert!(sql.starts_with("WITH teller AS (") && sql.ends_with(";\n"), "{sql}");
+    assert!(shown.ends_with(&sql), "the SQL shown with the definition: {sql}");
 
     let home = tempfile::tempdir().unwrap();
     let readme = include_str!("../../../queries/README.md");

@@ -12,6 +12,7 @@ use datafusion::prelude::{SessionConfig, SessionContext};
 use zicht_catalog::{Catalog, TableDef};
 use zicht_suppress::{AccessLevel, SuppressionLayer};
 
+use crate::admission::{Admission, default_concurrent_queries};
 use crate::boolean_literals::BooleanLiterals;
 use crate::budget::QueryBudget;
 use crate::checked_arithmetic::CheckedArithmetic;
@@ -19,7 +20,7 @@ use crate::checked_constants::CheckedConstants;
 use crate::error::{EngineError, Result};
 use crate::options::{EngineOptions, ProtectionMode};
 use crate::scalar_subqueries::ScalarSubqueries;
-use crate::session::Session;
+use crate::session::{Session, Shared};
 use crate::views::SavedView;
 
 /// The name clients see as the database (PostgreSQL's current_database()).
@@ -34,17 +35,15 @@ pub struct Engine {
     trusted: SessionState,
     catalog: Arc<Catalog>,
     saved_views: Arc<Vec<SavedView>>,
-    protected: bool,
-    audit: Option<Arc<dyn crate::audit::AuditSink>>,
     budget: Arc<QueryBudget>,
-    limits: crate::limits::StatementLimits,
+    shared: Shared,
 }
 
 impl std::fmt::Debug for Engine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Engine")
             .field("tables", &self.catalog.tables.len())
-            .field("protected", &self.protected)
+            .field("protected", &self.shared.protected)
             .finish()
     }
 }
@@ -93,10 +92,13 @@ impl Engine {
             trusted,
             catalog: Arc::new(options.catalog),
             saved_views: Arc::new(saved_views),
-            protected,
-            audit: options.audit,
             budget: Arc::new(QueryBudget::new(options.budget)),
-            limits: options.limits,
+            shared: Shared {
+                protected,
+                audit: options.audit,
+                limits: options.limits,
+                admission: Admission::new(options.max_concurrent_queries.unwrap_or_else(default_concurrent_queries)),
+            },
         })
     }
 
@@ -116,9 +118,9 @@ impl Engine {
         let state = SessionStateBuilder::new_from_existing(state.clone())
             .with_session_id(format!("{user}-{}", next_session_number()))
             .build();
-        let budget = (self.protected && level == AccessLevel::Untrusted).then(|| Arc::clone(&self.budget));
+        let budget = (self.shared.protected && level == AccessLevel::Untrusted).then(|| Arc::clone(&self.budget));
         let context = SessionContext::new_with_state(state);
-        Session::new(context, user, level, self.protected, self.audit.clone(), budget, self.limits)
+        Session::new(context, user, level, budget, self.shared.clone())
     }
 
     /// Lets a front end add what its clients need (a `pg_catalog` schema, compatibility functions)
@@ -149,7 +151,7 @@ impl Engine {
 
     /// False only for [`ProtectionMode::UnprotectedForTestsAndBenchmarksOnly`].
     pub fn is_protected(&self) -> bool {
-        self.protected
+        self.shared.protected
     }
 }
 

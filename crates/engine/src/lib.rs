@@ -10,6 +10,11 @@
 //! ([`Engine::open`]), its analyzer rule rewrites every aggregate over protected rows into a
 //! protecting aggregate, and its guard verifies each physical plan before it runs.
 //!
+//! At most [`EngineOptions::max_concurrent_queries`] queries over protected data compute at once
+//! (twice the cores by default); the others wait their turn when their result is first polled,
+//! and a query gives its slot back with its first rows. Poll a result to its first batch before
+//! waiting on another of the same engine.
+//!
 //! ```no_run
 //! # async fn demo() -> Result<(), zicht_engine::EngineError> {
 //! use futures::TryStreamExt;
@@ -27,6 +32,7 @@
 //! # Ok(()) }
 //! ```
 
+mod admission;
 mod audit;
 mod boolean_literals;
 mod bounded_strings;
@@ -39,12 +45,14 @@ mod information_schema;
 mod integer_results;
 pub mod limits;
 mod options;
+mod released;
 mod scalar_subqueries;
 pub mod secret;
 mod session;
 mod subquery_value;
 mod views;
 
+pub use admission::default_concurrent_queries;
 pub use audit::{AuditEvent, AuditSink, JsonLinesAudit, Outcome, fingerprint, restore_budget};
 pub use budget::{BudgetPolicy, QueryBudget};
 pub use engine::{Engine, default_memory_limit};
@@ -52,7 +60,8 @@ pub use error::{EngineError, Result};
 pub use information_schema::name_parts;
 pub use limits::StatementLimits;
 pub use options::{EngineOptions, ProtectionMode};
-pub use session::{Released, Session, StopReason, refuse_writing_statements};
+pub use released::{Released, StopReason};
+pub use session::{Session, refuse_writing_statements};
 pub use views::SavedView;
 pub use zicht_suppress::AccessLevel;
 

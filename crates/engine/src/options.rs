@@ -33,6 +33,10 @@ pub struct EngineOptions {
     /// aggregations' tallies), in bytes; half the machine's memory when unset
     /// ([`crate::default_memory_limit`]).
     pub memory_limit: Option<usize>,
+    /// How many queries over protected data compute at once; the others wait their turn
+    /// (statement_timeout and cancel cover the wait). Twice the cores when unset
+    /// ([`crate::default_concurrent_queries`]); see `crate::admission` for why.
+    pub max_concurrent_queries: Option<usize>,
     /// Batch size of execution; DataFusion's default when unset.
     pub batch_size: Option<usize>,
     /// Where each statement's audit record goes; none by default.
@@ -54,6 +58,7 @@ impl EngineOptions {
             secret_key: None,
             target_partitions: None,
             memory_limit: None,
+            max_concurrent_queries: None,
             batch_size: None,
             audit: None,
             saved_queries: Vec::new(),
@@ -94,6 +99,12 @@ impl EngineOptions {
 
     pub fn with_memory_limit(mut self, bytes: usize) -> EngineOptions {
         self.memory_limit = Some(bytes);
+        self
+    }
+
+    /// See [`EngineOptions::max_concurrent_queries`] (at least 1).
+    pub fn with_max_concurrent_queries(mut self, queries: usize) -> EngineOptions {
+        self.max_concurrent_queries = Some(queries.max(1));
         self
     }
 

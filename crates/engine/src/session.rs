@@ -1,38 +1,43 @@
 //! A session: one caller's settings, planning and execution of SQL.
 
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 
-use datafusion::arrow::datatypes::SchemaRef;
-use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::catalog::TableFunctionImpl;
 use datafusion::common::ParamValues;
 use datafusion::common::ScalarValue;
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::logical_expr::{ColumnarValue, LogicalPlan, ScalarUDF, Volatility, create_udf};
-use datafusion::physical_plan::{ExecutionPlan, SendableRecordBatchStream, execute_stream};
+use datafusion::physical_plan::ExecutionPlan;
 use datafusion::prelude::SessionContext;
 use datafusion::sql::parser::{CopyToSource, Statement as DFStatement};
-use futures::Stream;
 
-use zicht_suppress::{AccessLevel, Question};
+use zicht_suppress::AccessLevel;
 
-use crate::audit::{AuditEvent, AuditSink, Outcome, fingerprint, now};
+use crate::admission::Admission;
+use crate::audit::{AuditSink, Outcome, fingerprint};
 use crate::budget::QueryBudget;
 use crate::error::{EngineError, Result};
 use crate::limits::{StatementLimits, on_parser_stack, on_planner_stack};
+use crate::released::{AuditTrail, Released};
 
 /// One caller's view of the engine. Settings changed with `SET` stay in this session.
 pub struct Session {
     ctx: SessionContext,
     user: String,
     level: AccessLevel,
-    protected: bool,
-    audit: Option<Arc<dyn AuditSink>>,
     /// The budget this session's questions are charged to (untrusted sessions only).
     budget: Option<Arc<QueryBudget>>,
-    limits: StatementLimits,
+    shared: Shared,
+}
+
+/// What every session of an engine shares.
+#[derive(Clone)]
+pub(crate) struct Shared {
+    pub protected: bool,
+    pub audit: Option<Arc<dyn AuditSink>>,
+    pub limits: StatementLimits,
+    /// The slots of queries over protected data.
+    pub admission: Admission,
 }
 
 /// DataFusion settings a session may change. Anything else could weaken what the engine shows
@@ -52,12 +57,10 @@ impl Session {
         ctx: SessionContext,
         user: &str,
         level: AccessLevel,
-        protected: bool,
-        audit: Option<Arc<dyn AuditSink>>,
         budget: Option<Arc<QueryBudget>>,
-        limits: StatementLimits,
+        shared: Shared,
     ) -> Session {
-        let session = Session { ctx, user: user.to_string(), level, protected, audit, budget, limits };
+        let session = Session { ctx, user: user.to_string(), level, budget, shared };
         for name in ["session_user", "current_user"] {
             session.register_constant_function(name, ScalarValue::Utf8(Some(user.to_string())));
         }
@@ -75,7 +78,7 @@ impl Session {
     /// How long and how deep a statement of this session may be; front ends that parse SQL
     /// themselves apply the same limits (see [`crate::limits`]).
     pub fn limits(&self) -> StatementLimits {
-        self.limits
+        self.shared.limits
     }
 
     /// Defines a function without arguments that returns `value`, in this session only: what a
@@ -146,10 +149,10 @@ impl Session {
 
     /// Parses one statement within the session's [`StatementLimits`], on the parser stack.
     async fn parse(&self, sql: &str) -> Result<DFStatement> {
-        self.limits.check_text(sql)?;
+        self.shared.limits.check_text(sql)?;
         refuse_writing_statements(sql)?;
         let state = self.ctx.state();
-        let limits = self.limits;
+        let limits = self.shared.limits;
         let sql = sql.to_string();
         on_parser_stack(move || {
             let statement = state
@@ -223,17 +226,17 @@ impl Session {
             }
             trail.questions = questions;
         }
-        let stream = match execute_stream(Arc::clone(&physical), self.ctx.task_ctx()) {
-            Ok(stream) => stream,
-            Err(error) => return Err(trail.refused(EngineError::from_execution(error, reads_protected))),
-        };
-        Ok(Released { stream, reads_protected, physical, trail: Some(trail), stop_reason: StopReason::default() })
+        if !reads_protected {
+            return Released::running(physical, self.ctx.task_ctx(), trail);
+        }
+        let admission = self.shared.admission.clone();
+        Ok(Released::admitted(physical, self.ctx.task_ctx(), async move { admission.admit().await }, trail))
     }
 
     /// Analysis, optimisation and physical planning, on the planner stack ([`on_planner_stack`]).
     async fn plan_physical(&self, plan: LogicalPlan) -> Result<Arc<dyn ExecutionPlan>> {
         let ctx = self.ctx.clone();
-        let protected = self.protected;
+        let protected = self.shared.protected;
         on_planner_stack(async move {
             refuse_changes(&plan)?;
             if protected {
@@ -251,7 +254,7 @@ impl Session {
 
     fn trail(&self, fingerprint: String) -> AuditTrail {
         AuditTrail {
-            sink: self.audit.clone(),
+            sink: self.shared.audit.clone(),
             user: self.user.clone(),
             access: self.level,
             fingerprint,
@@ -377,139 +380,4 @@ fn refuse_changes(plan: &LogicalPlan) -> Result<()> {
     })
     .map_err(EngineError::from_planning)?;
     refusal.map_or(Ok(()), |message| Err(EngineError::NotAllowed(message)))
-}
-
-/// A result that has passed the suppression layer: the only way batches leave the engine.
-/// It has no public constructor.
-pub struct Released {
-    stream: SendableRecordBatchStream,
-    reads_protected: bool,
-    physical: Arc<dyn ExecutionPlan>,
-    /// Written once: when the stream ends, fails, or is dropped unread.
-    trail: Option<AuditTrail>,
-    /// Why a front end stopped reading, if it said (see [`Released::stop_reason`]).
-    stop_reason: StopReason,
-}
-
-/// Set by a front end before it drops a [`Released`] it stopped reading (a cancel or a timeout:
-/// `EngineError::Cancelled`), so that the audit record says why.
-#[derive(Debug, Clone, Default)]
-pub struct StopReason(Arc<std::sync::OnceLock<&'static str>>);
-
-impl StopReason {
-    /// Records the SQLSTATE the statement ended with (the first one set counts).
-    pub fn set(&self, sqlstate: &'static str) {
-        let _ = self.0.set(sqlstate);
-    }
-}
-
-impl Released {
-    pub fn schema(&self) -> SchemaRef {
-        self.stream.schema()
-    }
-
-    /// Whether the result was computed from protected microdata (and so passed a protecting
-    /// aggregate).
-    pub fn reads_protected(&self) -> bool {
-        self.reads_protected
-    }
-
-    /// The plan that produced this result, for audit and EXPLAIN.
-    pub fn physical_plan(&self) -> &Arc<dyn ExecutionPlan> {
-        &self.physical
-    }
-
-    /// A handle to say why reading stopped, before dropping this result unfinished.
-    pub fn stop_reason(&self) -> StopReason {
-        self.stop_reason.clone()
-    }
-
-    /// Collects all batches.
-    pub async fn collect(self) -> Result<Vec<RecordBatch>> {
-        futures::TryStreamExt::try_collect(self).await
-    }
-}
-
-impl Released {
-    fn finish(&mut self, outcome: Outcome, error: Option<&EngineError>) {
-        if let Some(trail) = self.trail.take() {
-            let (released, suppressed) = zicht_suppress::cell_counts(&self.physical);
-            trail.write(outcome, released, suppressed, error);
-        }
-    }
-}
-
-impl Stream for Released {
-    type Item = Result<RecordBatch>;
-
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let protected = self.reads_protected;
-        let polled = self.stream.as_mut().poll_next(cx);
-        match polled {
-            Poll::Ready(None) => {
-                self.finish(Outcome::Completed, None);
-                Poll::Ready(None)
-            }
-            Poll::Ready(Some(Err(e))) => {
-                let error = EngineError::from_execution(e, protected);
-                self.finish(Outcome::Failed, Some(&error));
-                Poll::Ready(Some(Err(error)))
-            }
-            other => other.map(|item| item.map(|batch| batch.map_err(|e| EngineError::from_execution(e, protected)))),
-        }
-    }
-}
-
-impl Drop for Released {
-    fn drop(&mut self) {
-        match self.stop_reason.0.get() {
-            Some(&"57014") => self.finish(Outcome::Abandoned, Some(&EngineError::Cancelled)),
-            _ => self.finish(Outcome::Abandoned, None),
-        }
-    }
-}
-
-/// What the audit record of a statement needs until it is written.
-struct AuditTrail {
-    sink: Option<Arc<dyn AuditSink>>,
-    user: String,
-    access: AccessLevel,
-    fingerprint: String,
-    reads_protected: bool,
-    questions: Vec<Question>,
-}
-
-impl AuditTrail {
-    /// Records a statement that did not produce a result, and hands the error back.
-    fn refused(self, error: EngineError) -> EngineError {
-        self.write_failure(&error);
-        error
-    }
-
-    fn write_failure(self, error: &EngineError) {
-        let outcome = if error.sqlstate() == "42501" { Outcome::Rejected } else { Outcome::Failed };
-        self.write(outcome, 0, 0, Some(error));
-    }
-
-    fn write(self, outcome: Outcome, released: u64, suppressed: u64, error: Option<&EngineError>) {
-        let Some(sink) = self.sink else { return };
-        let rule = match error {
-            Some(EngineError::Suppression(rejection)) => Some(rejection.rule.to_string()),
-            Some(EngineError::NotAllowed(_)) => Some("read-only".to_string()),
-            _ => None,
-        };
-        sink.record(&AuditEvent {
-            time: now(),
-            user: self.user,
-            access: self.access.to_string(),
-            fingerprint: self.fingerprint,
-            outcome,
-            reads_protected: self.reads_protected,
-            cells_released: released,
-            cells_suppressed: suppressed,
-            rule,
-            sqlstate: error.map(|e| e.sqlstate().to_string()),
-            questions: self.questions,
-        });
-    }
 }

@@ -597,6 +597,32 @@ async fn a_query_past_the_memory_limit_gets_53200_and_the_server_lives() {
     server.stop().await;
 }
 
+/// With one admission slot, protected queries take turns, and a cursor read no further than its
+/// first rows holds up no one (a query gives its slot back with its first rows).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn queries_take_turns_and_an_open_cursor_holds_up_no_one() {
+    let server = TestServer::start_with(|options| options.with_max_concurrent_queries(1), |_| {}).await;
+    let reader = server.connect().await.unwrap();
+    let per_buurt = "SELECT bu_code, count(*) AS personen FROM basis.persoon GROUP BY bu_code ORDER BY bu_code";
+    reader.batch_execute(&format!("BEGIN; DECLARE c CURSOR FOR {per_buurt}")).await.unwrap();
+    let first = reader.simple_query("FETCH 1 FROM c").await.unwrap();
+    assert_eq!(first.iter().filter(|m| matches!(m, tokio_postgres::SimpleQueryMessage::Row(_))).count(), 1);
+
+    let other = server.connect().await.unwrap();
+    let national = "SELECT count(*) AS personen FROM basis.persoon";
+    let answered = tokio::time::timeout(Duration::from_secs(60), other.simple_query(national)).await;
+    assert!(matches!(answered, Ok(Ok(_))), "held up by an open cursor: {answered:?}");
+    // Many at once over one slot: each waits its turn and gets its answer.
+    let mut clients = Vec::new();
+    for _ in 0..4 {
+        clients.push(server.connect().await.unwrap());
+    }
+    let answers = futures::future::join_all(clients.iter().map(|c| c.simple_query(national))).await;
+    assert!(answers.iter().all(Result::is_ok), "{answers:?}");
+    reader.batch_execute("CLOSE c; COMMIT").await.unwrap();
+    server.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn shutdown_lets_a_running_query_finish() {
     let server = TestServer::start(|config| config.shutdown_grace = Duration::from_secs(20)).await;
