@@ -7,7 +7,8 @@
 //! together (8.6 GiB in the benchmark's 16-client run), so a busy server was one query away from
 //! the memory limit (53200 for whoever asked next) or, without one, from being killed.
 //!
-//! A query takes a slot after it is planned and gives it back when its first rows are out (its
+//! A query takes a slot when its result is first polled, after planning, and gives it back when
+//! its first rows are out (its
 //! aggregations and sorts are done by then; what is left is streaming a small result), when it
 //! fails, or when it is dropped. So a client that reads its result slowly, or leaves a cursor
 //! open, does not hold up anyone else. The wait is part of the statement: a front end that stops

@@ -102,9 +102,9 @@ impl EngineOptions {
         self
     }
 
-    /// See [`EngineOptions::max_concurrent_queries`] (at least 1).
+    /// See [`EngineOptions::max_concurrent_queries`]; 0 counts as 1.
     pub fn with_max_concurrent_queries(mut self, queries: usize) -> EngineOptions {
-        self.max_concurrent_queries = Some(queries.max(1));
+        self.max_concurrent_queries = Some(queries);
         self
     }
 

@@ -14,7 +14,7 @@ use futures::Stream;
 
 use zicht_suppress::{AccessLevel, Question};
 
-use crate::admission::Slot;
+use crate::admission::{Admission, Slot};
 use crate::audit::{AuditEvent, AuditSink, Outcome, now};
 use crate::error::{EngineError, Result};
 
@@ -70,14 +70,15 @@ impl Released {
         }
     }
 
-    /// A result over protected data, which starts once `admitted` gives it a slot.
+    /// A result over protected data, which starts once `admission` gives it a slot.
     pub(crate) fn admitted(
         physical: Arc<dyn ExecutionPlan>,
         task: Arc<TaskContext>,
-        admitted: impl Future<Output = Slot> + Send + 'static,
+        admission: Admission,
         trail: AuditTrail,
     ) -> Released {
-        let execution = Execution::Waiting { admitted: Box::pin(admitted), task };
+        let admitted = Box::pin(async move { admission.admit().await });
+        let execution = Execution::Waiting { admitted, task };
         Released::new(execution, physical, true, trail)
     }
 
@@ -238,7 +239,6 @@ mod tests {
     use futures::StreamExt;
 
     use super::*;
-    use crate::admission::Admission;
 
     #[derive(Debug, Default)]
     struct Outcomes(Mutex<Vec<Outcome>>);
@@ -264,13 +264,7 @@ mod tests {
             reads_protected: true,
             questions: Vec::new(),
         };
-        let admission = admission.clone();
-        Released::admitted(
-            one_batch_plan(),
-            Arc::new(TaskContext::default()),
-            async move { admission.admit().await },
-            trail,
-        )
+        Released::admitted(one_batch_plan(), Arc::new(TaskContext::default()), admission.clone(), trail)
     }
 
     #[tokio::test]

@@ -229,8 +229,7 @@ impl Session {
         if !reads_protected {
             return Released::running(physical, self.ctx.task_ctx(), trail);
         }
-        let admission = self.shared.admission.clone();
-        Ok(Released::admitted(physical, self.ctx.task_ctx(), async move { admission.admit().await }, trail))
+        Ok(Released::admitted(physical, self.ctx.task_ctx(), self.shared.admission.clone(), trail))
     }
 
     /// Analysis, optimisation and physical planning, on the planner stack ([`on_planner_stack`]).
