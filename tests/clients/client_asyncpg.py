@@ -1,9 +1,11 @@
 """asyncpg against `zicht serve`: what a FastAPI service or a notebook relies on.
 
-Binary results of the warehouse's types, parameters (asyncpg prepares every statement), a protected
-aggregate, a pool whose connections are reset on release (`pg_advisory_unlock_all(); CLOSE ALL;
-UNLISTEN *; RESET ALL`), settings through `current_setting()`, a cursor inside a transaction,
-`copy_from_query` with arguments (asyncpg quotes them with `quote_literal()`), errors with their
+Schemas, tables and columns with their descriptions, binary results of the warehouse's types,
+arrays (asyncpg learns their types with its type-info query), parameters (asyncpg prepares every
+statement), a protected aggregate, a pool whose connections are reset on release
+(`pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL`), settings through
+`current_setting()`, a cursor inside a transaction, `copy_from_query` with arguments (asyncpg
+quotes them with `quote_literal()`), errors with their
 SQLSTATE and a saved query. Run by run.sh.
 """
 
@@ -42,6 +44,41 @@ def _():
         "true AS t, CAST('Groningen' AS text) AS s, DATE '2024-01-31' AS dt"))
     expected = (42, 9000000000, 2.5, True, "Groningen", datetime.date(2024, 1, 31))
     expect(tuple(row) == expected, f"row {tuple(row)}")
+    return str(tuple(row))
+
+
+@check("schemas-tables-columns-with-descriptions")
+def _():
+    # What a notebook runs to see what there is: schemas, a theme's tables, a table's columns with
+    # their descriptions (the catalog's, through col_description and obj_description).
+    schemas = {r[0] for r in run(conn.fetch("SELECT schema_name FROM information_schema.schemata"))}
+    expect({"basis", "regio", "drugs"} <= schemas, f"schemas {sorted(schemas)}")
+    tables = run(conn.fetch(
+        "SELECT c.relname, obj_description(c.oid, 'pg_class') FROM pg_catalog.pg_class c "
+        "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relkind = 'r' "
+        "ORDER BY 1", "basis"))
+    expect([t[0] for t in tables] == ["persoon", "vestiging", "woning"], f"tables {tables}")
+    expect(all(t[1] for t in tables), f"an undescribed table: {tables}")
+    columns = run(conn.fetch(
+        "SELECT c.column_name, c.data_type, col_description('basis.persoon'::regclass, c.ordinal_position) "
+        "FROM information_schema.columns c WHERE c.table_schema = $1 AND c.table_name = $2 "
+        "ORDER BY c.ordinal_position", "basis", "persoon"))
+    expect(tuple(columns[0][:2]) == ("persoon_id", "bigint"), f"first column {tuple(columns[0])}")
+    undescribed = [c[0] for c in columns if not c[2]]
+    expect(not undescribed, f"no description for {undescribed}")
+    return f"{len(schemas)} schemas, {len(tables)} basis tables, {len(columns)} columns, all described"
+
+
+@check("arrays")
+def _():
+    # Arrays send asyncpg into its type-info query (asyncpg/introspection.py) for their types.
+    row = run(conn.fetchrow(
+        "SELECT ARRAY[1, 2]::bigint[] AS ints, ARRAY['GM0014', NULL] AS codes, ARRAY[true] AS flags, "
+        "ARRAY[1.5]::double precision[] AS reals"))
+    expected = ([1, 2], ["GM0014", None], [True], [1.5])
+    expect(tuple(row) == expected, f"row {tuple(row)}")
+    ints = run(conn.fetchval("SELECT $1::int4[]", [3, 4]))
+    expect(ints == [3, 4], f"parameter {ints}")
     return str(tuple(row))
 
 

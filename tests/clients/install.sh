@@ -28,6 +28,8 @@ NODE_DIR=${ZICHT_CLIENT_NODE:-target/client-node}
 # its test fails (testing the file rather than dpkg status also accepts a client installed otherwise).
 declare -A PRESENT=(
     [postgresql-client]="command -v psql"
+    # The server, for the replays' self-check on a real PostgreSQL (client_postgres.py).
+    [postgresql]="compgen -G '/usr/lib/postgresql/*/bin/initdb'"
     [openjdk-17-jdk-headless]="command -v javac"
     [libpostgresql-jdbc-java]="test -f /usr/share/java/postgresql.jar"
     [unixodbc]="command -v odbcinst"

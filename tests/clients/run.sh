@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Real-client tests of `zicht serve`: psql, psycopg 3, asyncpg, SQLAlchemy 2 + pandas, pgjdbc, psqlODBC
-# (via pyodbc), node-postgres, Go's pgx and lib/pq, and pgcli against a running server. Install the
-# clients first with tests/clients/install.sh.
+# (via pyodbc), node-postgres, Go's pgx and lib/pq, and pgcli against a running server; and the
+# replays' self-check on a real PostgreSQL (client_postgres.py). Install the clients first with
+# tests/clients/install.sh.
 #
-#   tests/clients/run.sh [psql|psycopg|asyncpg|sqlalchemy|sqlalchemy-psycopg2|sqlalchemy-asyncpg|jdbc|odbc|node|pgx|pq|pgcli ...]  # default: all
+#   tests/clients/run.sh [psql|psycopg|asyncpg|sqlalchemy|sqlalchemy-psycopg2|sqlalchemy-asyncpg|jdbc|odbc|node|pgx|pq|pgcli|postgres ...]  # default: all
 #
 # Environment: ZICHT_BIN (default $CARGO_TARGET_DIR/debug/zicht, else target/debug/zicht), ZICHT_TEST_DATA (a `zicht gen` directory;
 # default: generated at scale 0.01, seed 42 into a temp dir), ZICHT_CLIENTS_TRACE=1 (log every
@@ -27,11 +28,11 @@ NODE_DIR=${ZICHT_CLIENT_NODE:-$ROOT/target/client-node}
 LOGS=$ROOT/target/client-logs
 FIXTURES=$ROOT/crates/pgwire/tests/fixtures
 CLIENTS=("$@")
-[ ${#CLIENTS[@]} -gt 0 ] || CLIENTS=(psql psycopg asyncpg sqlalchemy sqlalchemy-psycopg2 sqlalchemy-asyncpg jdbc odbc node pgx pq pgcli)
+[ ${#CLIENTS[@]} -gt 0 ] || CLIENTS=(psql psycopg asyncpg sqlalchemy sqlalchemy-psycopg2 sqlalchemy-asyncpg jdbc odbc node pgx pq pgcli postgres)
 
 die() { echo "run.sh: $*" >&2; exit 2; }
 for client in "${CLIENTS[@]}"; do
-    case $client in psql | psycopg | asyncpg | sqlalchemy | sqlalchemy-psycopg2 | sqlalchemy-asyncpg | jdbc | odbc | node | pgx | pq | pgcli) ;; *) die "unknown client $client" ;; esac
+    case $client in psql | psycopg | asyncpg | sqlalchemy | sqlalchemy-psycopg2 | sqlalchemy-asyncpg | jdbc | odbc | node | pgx | pq | pgcli | postgres) ;; *) die "unknown client $client" ;; esac
 done
 [ -x "$BIN" ] || die "no server binary at $BIN (build it with cargo build -p zicht-cli, or set ZICHT_BIN)"
 for tool in psql javac java odbcinst go node; do
@@ -128,7 +129,8 @@ run_client() {
     local limit=(timeout -k 5 180)
     case $1 in
         psql) "${limit[@]}" bash "$HERE/client_psql.sh" ;;
-        psycopg | asyncpg | sqlalchemy | odbc | pgcli) "${limit[@]}" "$VENV/bin/python" "$HERE/client_$1.py" ;;
+        # postgres: not a client of Zicht but the replays' self-check on a real PostgreSQL.
+        psycopg | asyncpg | sqlalchemy | odbc | pgcli | postgres) "${limit[@]}" "$VENV/bin/python" "$HERE/client_$1.py" ;;
         # SQLAlchemy on its other drivers: the same checks (client_sqlalchemy.py DRIVER).
         sqlalchemy-*) "${limit[@]}" "$VENV/bin/python" "$HERE/client_sqlalchemy.py" "${1#sqlalchemy-}" ;;
         node) NODE_PATH=$NODE_DIR/node_modules "${limit[@]}" node "$HERE/client_node.js" ;;

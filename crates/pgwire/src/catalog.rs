@@ -35,13 +35,14 @@ pub fn install(engine: Engine) -> zicht_engine::Result<Engine> {
         }
         ctx.register_udf(crate::pg_vectors::expand_array_udf());
         ctx.register_udf(crate::oid_arrays::oid_array_udf());
+        ctx.register_udf(crate::any_lookups::rows_in_list_udf());
         for function in crate::type_names::functions() {
             ctx.register_udf(function);
         }
         ctx.register_udf(version_udf());
-        ctx.register_udf(always_visible_udf("pg_function_is_visible"));
-        ctx.register_udf(always_visible_udf("pg_type_is_visible"));
-        ctx.register_udf(always_visible_udf("pg_collation_is_visible"));
+        for kind in ["function", "type", "collation", "opclass", "opfamily", "operator", "conversion"] {
+            ctx.register_udf(always_visible_udf(&format!("pg_{kind}_is_visible")));
+        }
         ctx.register_udf(null_text_udf("pg_get_serial_sequence", vec![DataType::Utf8, DataType::Utf8]));
         ctx.register_udf(null_text_udf("pg_advisory_unlock_all", vec![]));
         ctx.register_udf(null_text_udf("pg_get_function_sqlbody", vec![DataType::Int64]));
@@ -70,7 +71,7 @@ fn version_udf() -> ScalarUDF {
     constant_udf("version", vec![], ScalarValue::Utf8(Some(version_string())))
 }
 
-/// psql's `\df` and `\dT` (and SQLAlchemy's `get_columns`, for collations) filter with these;
+/// psql's `\df`, `\dT` and `\dd` (and SQLAlchemy's `get_columns`, for collations) filter with these;
 /// every object of this database is on the search path or qualified, so the answer is always true.
 fn always_visible_udf(name: &str) -> ScalarUDF {
     constant_udf(name, vec![DataType::Int64], ScalarValue::Boolean(Some(true)))

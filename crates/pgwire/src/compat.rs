@@ -44,6 +44,9 @@ pub fn parse_statements(sql: &str) -> WireResult<Vec<Statement>> {
     crate::reg_cast::resolve_computed_regclass(&mut statements);
     crate::connection_tables::read_connection_tables(&mut statements);
     crate::oid_arrays::type_asyncpg_oid_arrays(&mut statements);
+    crate::domain_bases::look_up_domain_bases_directly(&mut statements);
+    crate::table_oids::resolve_table_oids(&mut statements);
+    crate::pg_vectors::compare_with_array_literals(&mut statements);
     Ok(statements)
 }
 
@@ -374,11 +377,14 @@ fn array_of_rows(rows: &Query) -> Option<Expr> {
     if select.distinct.is_some() || !ungrouped || select.having.is_some() {
         return None;
     }
-    let [item] = select.projection.as_mut_slice() else { return None };
-    let value = match item {
-        SelectItem::UnnamedExpr(value) | SelectItem::ExprWithAlias { expr: value, .. } => value.clone(),
+    let value = match select.projection.as_slice() {
+        [SelectItem::UnnamedExpr(value) | SelectItem::ExprWithAlias { expr: value, .. }] => value.clone(),
         _ => return None,
     };
+    if let Some(lookup) = crate::any_lookups::rows_in_outer_list(select, &value, direction.as_deref()) {
+        return Some(lookup);
+    }
+    let [item] = select.projection.as_mut_slice() else { return None };
     let order = direction.map(|direction| format!(" ORDER BY {value}{direction}")).unwrap_or_default();
     let aggregate = parse_expression(&format!("array_agg({value}{order})"))?;
     *item = SelectItem::ExprWithAlias { expr: aggregate, alias: Ident::new("array") };
@@ -395,6 +401,16 @@ fn by_the_only_column(order_by: &OrderBy) -> Option<String> {
         return None;
     }
     Some(first.options.to_string())
+}
+
+/// Whether the parts of a table's name (`zicht_engine::name_parts`) name a table of pg_catalog:
+/// `pg_catalog.x`, or a bare name starting with `pg_` (found on the search path).
+pub(crate) fn is_pg_catalog_table(parts: &[String]) -> bool {
+    match parts {
+        [table] => table.starts_with("pg_"),
+        [.., schema, _] => schema == "pg_catalog",
+        [] => false,
+    }
 }
 
 /// `function(argument)`.

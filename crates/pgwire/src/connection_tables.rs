@@ -1,7 +1,7 @@
 //! The pg_catalog tables each connection answers itself: `pg_settings` (its settings, as `SET`
-//! left them) and `pg_stat_activity` (its user's connections). A statement's reference to one is
+//! left them), `pg_stat_activity` (its user's connections) and `pg_roles` (its user's role). A statement's reference to one is
 //! replaced with a table function the connection defines ([`crate::pg_settings`],
-//! [`crate::pg_stat_activity`]), read by the table's name unless the statement gave an alias.
+//! [`crate::pg_stat_activity`], [`crate::pg_roles`]), read by the table's name unless the statement gave an alias.
 
 use std::ops::ControlFlow;
 use std::sync::Arc;
@@ -12,8 +12,11 @@ use datafusion::error::Result;
 use datafusion::sql::sqlparser::ast::{Ident, ObjectName, Statement, TableAlias, TableFactor, VisitMut, VisitorMut};
 
 /// Each table and the table function that answers it.
-const TABLES: [(&str, &str); 2] =
-    [("pg_settings", crate::pg_settings::FUNCTION), ("pg_stat_activity", crate::pg_stat_activity::FUNCTION)];
+const TABLES: [(&str, &str); 3] = [
+    ("pg_settings", crate::pg_settings::FUNCTION),
+    ("pg_stat_activity", crate::pg_stat_activity::FUNCTION),
+    ("pg_roles", crate::pg_roles::FUNCTION),
+];
 
 /// Replaces the statements' references to the tables (bare or in `pg_catalog`) with their
 /// functions.

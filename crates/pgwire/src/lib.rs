@@ -21,6 +21,7 @@
 //! # Ok(()) }
 //! ```
 
+mod any_lookups;
 mod backends;
 mod catalog;
 mod command;
@@ -30,6 +31,7 @@ mod connection;
 mod connection_tables;
 mod conversation;
 mod copy;
+mod domain_bases;
 pub mod error;
 mod execute;
 mod format;
@@ -43,6 +45,7 @@ mod pg_catalog_schema;
 mod pg_description;
 mod pg_proc;
 mod pg_regproc;
+mod pg_roles;
 mod pg_settings;
 mod pg_stat_activity;
 mod pg_vectors;
@@ -54,6 +57,7 @@ mod server;
 mod settings;
 mod sizes;
 mod startup;
+mod table_oids;
 mod type_names;
 
 pub use catalog::version_string;

@@ -53,10 +53,8 @@ impl PgCatalogSchema {
         descriptions: Arc<[Description]>,
         functions: Arc<[OwnFunction]>,
     ) -> PgCatalogSchema {
-        let converted = ["pg_index", "pg_constraint", "pg_type", "pg_proc"]
-            .into_iter()
-            .map(|name| (name, OnceCell::new()))
-            .collect();
+        let converted =
+            crate::pg_vectors::tables_with_vectors().chain(["pg_type"]).map(|name| (name, OnceCell::new())).collect();
         PgCatalogSchema { inner, converted, descriptions, functions }
     }
 

@@ -60,7 +60,10 @@ fn activity_batch(backends: &[(i32, Backend)], asking: i32) -> Result<RecordBatc
         ("datname", text(&|_, _| Some(DATABASE.to_string()))),
         ("pid", Arc::new(backends.iter().map(|(pid, _)| Some(*pid)).collect::<Int32Array>())),
         ("leader_pid", null_oid()),
-        ("usesysid", null_oid()),
+        (
+            "usesysid",
+            Arc::new(backends.iter().map(|(_, b)| Some(crate::pg_roles::role_oid(&b.user))).collect::<Int32Array>()),
+        ),
         ("usename", text(&|_, backend| Some(backend.user.clone()))),
         ("application_name", text(&|_, backend| Some(backend.application_name.clone()))),
         ("client_addr", text(&|_, backend| Some(backend.client.ip().to_string()))),

@@ -1,5 +1,5 @@
-//! `pg_index`'s and `pg_constraint`'s column lists as arrays, as PostgreSQL has them, and
-//! `information_schema._pg_expandarray()`.
+//! `pg_index`'s, `pg_constraint`'s, `pg_proc`'s and `pg_policy`'s column lists as arrays, as
+//! PostgreSQL has them, and `information_schema._pg_expandarray()`.
 //!
 //! datafusion-pg-catalog serves both tables (PostgreSQL's own system indexes and constraints) with
 //! `indkey`, `indclass`, `conkey`, ... as text (`"1 2"`, `"[2, 20, 3]"`). Every client that lists
@@ -12,6 +12,7 @@
 //! count from 0 as in PostgreSQL, see [`crate::compat`]). The warehouse's own tables have no
 //! indexes or constraints, so clients find none for them, without an error.
 
+use std::ops::ControlFlow;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{
@@ -25,12 +26,14 @@ use datafusion::common::{exec_err, plan_err};
 use datafusion::error::Result;
 use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility};
 
+use datafusion::sql::sqlparser::ast::{BinaryOperator, Expr, Statement, Value, visit_expressions_mut};
+
 use crate::pg_catalog_schema::{converted_table, in_memory_batches};
 
 /// A table's text columns that hold vectors, each with the integer type of its elements.
 pub(crate) type VectorColumns = &'static [(&'static str, DataType)];
 
-static VECTORS: [(&str, VectorColumns); 3] = [
+static VECTORS: [(&str, VectorColumns); 4] = [
     (
         "pg_index",
         &[
@@ -63,7 +66,14 @@ static VECTORS: [(&str, VectorColumns); 3] = [
             ("proacl", DataType::Utf8),
         ],
     ),
+    // psql's `\dp`: `polroles <> '{0}'` and `oid = ANY (polroles)`.
+    ("pg_policy", &[("polroles", DataType::Int32)]),
 ];
+
+/// The tables pg_catalog serves with vector columns as arrays.
+pub(crate) fn tables_with_vectors() -> impl Iterator<Item = &'static str> {
+    VECTORS.iter().map(|(name, _)| *name)
+}
 
 /// A table's vector columns, when pg_catalog serves it with some (pg_index, pg_constraint, pg_proc).
 pub(crate) fn vector_columns(table: &str) -> Option<VectorColumns> {
@@ -86,7 +96,12 @@ pub(crate) async fn with_arrays_batches(
     table: Option<Arc<dyn TableProvider>>,
     columns: VectorColumns,
 ) -> Result<Vec<RecordBatch>> {
-    let batches = in_memory_batches(name, table).await?;
+    let schema = table.as_ref().map(|table| table.schema());
+    let mut batches = in_memory_batches(name, table).await?;
+    if let (true, Some(schema)) = (batches.is_empty(), schema) {
+        // An empty table (pg_policy) still has its shape.
+        batches.push(RecordBatch::new_empty(schema));
+    }
     batches.iter().map(|batch| with_arrays(batch, columns)).collect()
 }
 
@@ -219,6 +234,51 @@ impl ScalarUDFImpl for ExpandArray {
     }
 }
 
+/// An array literal compared with a vector column is that column's array: psql's `\dp` asks
+/// `polroles <> '{0}'`, which PostgreSQL reads as an `oid[]` and DataFusion as text, which it
+/// cannot compare with a list. `'{1,2}'` next to `=` or `<>` of a column of integer vectors
+/// becomes `ARRAY[1, 2]`.
+pub(crate) fn compare_with_array_literals(statements: &mut Vec<Statement>) {
+    let _ = visit_expressions_mut(statements, |expr| {
+        if let Expr::BinaryOp { left, op: BinaryOperator::Eq | BinaryOperator::NotEq, right } = expr {
+            if is_integer_vector_column(left)
+                && let Some(array) = integer_array_literal(right)
+            {
+                **right = array;
+            } else if is_integer_vector_column(right)
+                && let Some(array) = integer_array_literal(left)
+            {
+                **left = array;
+            }
+        }
+        ControlFlow::<()>::Continue(())
+    });
+}
+
+/// Whether `expr` names a column that holds a list of integers in one of the converted tables.
+fn is_integer_vector_column(expr: &Expr) -> bool {
+    let name = match expr {
+        Expr::Identifier(ident) => ident,
+        Expr::CompoundIdentifier(parts) if !parts.is_empty() => &parts[parts.len() - 1],
+        _ => return false,
+    };
+    VECTORS.iter().flat_map(|(_, columns)| columns.iter()).any(|(column, element)| {
+        name.value.eq_ignore_ascii_case(column) && matches!(element, DataType::Int16 | DataType::Int32)
+    })
+}
+
+/// `ARRAY[1, 2]` for the text literal `'{1,2}'`.
+fn integer_array_literal(expr: &Expr) -> Option<Expr> {
+    let Expr::Value(value) = expr else { return None };
+    let Value::SingleQuotedString(text) = &value.value else { return None };
+    let inner = text.trim().strip_prefix('{')?.strip_suffix('}')?;
+    let elements = inner.split(',').map(str::trim).filter(|element| !element.is_empty()).collect::<Vec<_>>();
+    if !elements.iter().all(|element| element.parse::<i64>().is_ok()) {
+        return None;
+    }
+    crate::compat::parse_expression(&format!("ARRAY[{}]", elements.join(", ")))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -251,6 +311,23 @@ mod tests {
         assert_eq!(values(1), ["", "x"]);
         assert!(values(2).is_empty());
         assert!(lists.is_null(3));
+    }
+
+    #[test]
+    fn array_literals_next_to_integer_vectors_are_arrays() {
+        use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
+        use datafusion::sql::sqlparser::parser::Parser;
+        let rewritten = |sql: &str| {
+            let mut statements = Parser::parse_sql(&PostgreSqlDialect {}, sql).unwrap();
+            compare_with_array_literals(&mut statements);
+            statements[0].to_string()
+        };
+        assert_eq!(
+            rewritten("SELECT polroles <> '{0}', '{1, 2}' = i.indkey FROM t"),
+            "SELECT polroles <> ARRAY[0], ARRAY[1, 2] = i.indkey FROM t"
+        );
+        let untouched = "SELECT polname <> '{0}', proargnames = '{a}', polroles = '{x}' FROM t";
+        assert_eq!(rewritten(untouched), untouched);
     }
 
     #[tokio::test]

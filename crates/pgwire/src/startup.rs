@@ -118,6 +118,7 @@ impl Startup {
         }
         let activity = crate::pg_stat_activity::PgStatActivity::new(Arc::clone(&self.shared.cancels), &user, pid);
         session.register_table_function(crate::pg_stat_activity::FUNCTION, Arc::new(activity));
+        session.register_table_function(crate::pg_roles::FUNCTION, Arc::new(crate::pg_roles::PgRoles::new(&user)));
         let connection =
             Connection::new(session, &user, Arc::clone(&self.control), self.shared.config.statement_timeout);
         let backend = Backend {
