@@ -82,6 +82,11 @@ t_describe_table_plus() {
     out=$(q -c '\l+' -c '\dn+' -c '\dv+ drugs.*') || { echo "$out"; return 1; }
     grep -q '^drugs|verdachten_inwoners|view|.*|Opiumwet-verdachten per 1.000 inwoners' <<<"$out" \
         || { echo "no described view in: $out"; return 1; }
+    # A size named by a string, as an analyst asks it: 0 bytes; an unknown relation is 42P01.
+    out=$(q -c "SELECT pg_total_relation_size('basis.persoon')") || { echo "$out"; return 1; }
+    [ "$out" = 0 ] || { echo "pg_total_relation_size('basis.persoon') = $out"; return 1; }
+    out=$(q -c "SELECT pg_total_relation_size('basis.nosuch')") && { echo "size of an unknown relation: $out"; return 1; }
+    grep -qF 'relation "basis.nosuch" does not exist' <<<"$out" || { echo "not 42P01's message: $out"; return 1; }
     echo "described"
 }
 

@@ -26,7 +26,9 @@ pub fn parse_statements(sql: &str) -> WireResult<Vec<Statement>> {
     let mut plain = Parser::parse_sql(&PostgreSqlDialect {}, sql);
     let prepared = plain.as_mut().is_ok_and(|statements| {
         let kept = !reads_only_the_catalog(statements) && keep_select_list_subqueries(statements);
-        kept | crate::reg_cast::check_reg_casts(statements)
+        // Sizes first: the relation names they cast to regclass are then checked as any such cast.
+        let sized = crate::sizes::name_size_arguments(statements);
+        kept | sized | crate::reg_cast::check_reg_casts(statements)
     });
     let mut statements = match plain {
         Ok(statements) if prepared => {

@@ -3,7 +3,12 @@
 //! the size of a protected table would tell an analyst how many units it has (and, over time,
 //! that one was added); the catalog keeps sizes at 0 as it keeps `reltuples` at 0.
 //! `pg_size_pretty` formats a size as PostgreSQL 15 does.
+//!
+//! A relation is named by its oid, as the catalog's tools do, or by a string, as an analyst does
+//! (`pg_total_relation_size('basis.persoon')`): PostgreSQL reads that string as a `regclass`, so
+//! an unknown name is 42P01, and here it is cast to one ([`name_size_arguments`]).
 
+use std::ops::ControlFlow;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{AsArray, StringArray};
@@ -11,17 +16,51 @@ use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Int64Type};
 use datafusion::logical_expr::{ColumnarValue, ScalarUDF, Volatility, create_udf};
 use datafusion::scalar::ScalarValue;
+use datafusion::sql::sqlparser::ast::{
+    Expr, FunctionArg, FunctionArgExpr, FunctionArguments, Statement, Value, visit_expressions_mut,
+};
 
 use crate::catalog::{constant_udf, function_result};
 
+/// The size functions of a relation, whose argument is a `regclass`.
+const RELATION_SIZES: [&str; 4] = ["pg_table_size", "pg_relation_size", "pg_total_relation_size", "pg_indexes_size"];
+
 /// The size functions (each 0) and `pg_size_pretty`.
 pub(crate) fn functions() -> Vec<ScalarUDF> {
-    let oid_sizes = ["pg_table_size", "pg_relation_size", "pg_total_relation_size", "pg_indexes_size"];
-    let mut functions: Vec<ScalarUDF> = oid_sizes.iter().map(|name| zero_size(name, DataType::Int64)).collect();
+    let mut functions: Vec<ScalarUDF> = RELATION_SIZES.iter().map(|name| zero_size(name, DataType::Int64)).collect();
     functions.push(zero_size("pg_database_size", DataType::Utf8));
     functions.push(zero_size("pg_tablespace_size", DataType::Utf8));
     functions.push(size_pretty_udf());
     functions
+}
+
+/// Casts a string literal argument of a relation's size function to `regclass`, as PostgreSQL
+/// reads it (then checked as any such cast, [`crate::reg_cast`]); true when there was one.
+pub(crate) fn name_size_arguments(statements: &mut [Statement]) -> bool {
+    let mut found = false;
+    let mut cast = |expr: &mut Expr| {
+        if let Expr::Function(function) = expr
+            && RELATION_SIZES.contains(&function.name.to_string().to_lowercase().trim_start_matches("pg_catalog."))
+            && let FunctionArguments::List(list) = &mut function.args
+            && let [FunctionArg::Unnamed(FunctionArgExpr::Expr(argument))] = list.args.as_mut_slice()
+            && let Expr::Value(value) = argument
+            && let Value::SingleQuotedString(name) = &value.value
+            && let Some(regclass) = crate::compat::parse_expression(&format!("{}::regclass", quoted(name)))
+        {
+            *argument = regclass;
+            found = true;
+        }
+        ControlFlow::<()>::Continue(())
+    };
+    for statement in statements.iter_mut() {
+        let _ = visit_expressions_mut(statement, &mut cast);
+    }
+    found
+}
+
+/// `text` as an SQL string literal.
+fn quoted(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
 }
 
 /// `name(argument)`: 0 bytes, whatever the relation or database.
@@ -70,6 +109,21 @@ fn half_rounded(halves: i64) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_relation_named_by_a_string_is_a_regclass() {
+        use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
+        use datafusion::sql::sqlparser::parser::Parser;
+        let sql = "SELECT pg_total_relation_size('basis.persoon'), pg_catalog.pg_table_size('o''brien'), \
+                   pg_table_size(c.oid), pg_database_size('zicht') FROM pg_class c";
+        let mut statements = Parser::parse_sql(&PostgreSqlDialect {}, sql).unwrap();
+        assert!(name_size_arguments(&mut statements));
+        assert_eq!(
+            statements[0].to_string(),
+            "SELECT pg_total_relation_size('basis.persoon'::REGCLASS), pg_catalog.pg_table_size('o''brien'::REGCLASS), \
+             pg_table_size(c.oid), pg_database_size('zicht') FROM pg_class c"
+        );
+    }
 
     /// Answers of PostgreSQL 15.18's `pg_size_pretty`.
     #[test]
