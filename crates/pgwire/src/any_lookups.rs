@@ -20,7 +20,7 @@ use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDF, Sca
 use datafusion::sql::sqlparser::ast::{BinaryOperator, Expr, Select, TableFactor};
 
 /// The function the subquery becomes.
-const ROWS_IN_LIST: &str = "zicht_rows_in_list";
+pub(crate) const ROWS_IN_LIST: &str = "zicht_rows_in_list";
 
 /// The call `ARRAY(SELECT value FROM <select's table> WHERE k = ANY (list) ORDER BY 1 <direction>)`
 /// becomes, when `select` reads one catalog table with that condition alone; else None.

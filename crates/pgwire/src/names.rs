@@ -94,6 +94,10 @@ fn expression_name(expr: &Expr) -> String {
         Expr::Function(function) if crate::type_names::is_type_name_call(function) => {
             crate::compat::arguments(function).first().map_or_else(unnamed, |argument| expression_name(argument))
         }
+        // `ARRAY(subquery)` looked up in a list ([`crate::any_lookups`]): named as PostgreSQL names `ARRAY(...)`.
+        Expr::Function(function) if function.name.to_string() == crate::any_lookups::ROWS_IN_LIST => {
+            "array".to_string()
+        }
         Expr::Function(function) => {
             function.name.0.last().map_or_else(unnamed, |p| p.to_string().trim_matches('"').to_ascii_lowercase())
         }

@@ -11,7 +11,8 @@ use std::collections::HashMap;
 use std::ops::ControlFlow;
 
 use datafusion::sql::sqlparser::ast::{
-    Expr, Query, Select, SetExpr, Statement, TableFactor, TableWithJoins, VisitMut, VisitorMut, visit_expressions_mut,
+    Expr, Ident, Query, Select, SelectItem, SetExpr, Statement, TableFactor, TableWithJoins, VisitMut, VisitorMut,
+    visit_expressions_mut,
 };
 
 /// The system column.
@@ -70,7 +71,15 @@ fn resolve_in_select(select: &mut Select) {
         ControlFlow::<()>::Continue(())
     };
     for item in &mut select.projection {
+        let unaliased_table_oid = matches!(item, SelectItem::UnnamedExpr(expr) if is_table_oid(expr));
         let _ = visit_expressions_mut(item, &mut resolve);
+        // Named `tableoid`, as in PostgreSQL, not after the lookup's `oid`.
+        if unaliased_table_oid
+            && let SelectItem::UnnamedExpr(expr) = item
+            && !is_table_oid(expr)
+        {
+            *item = SelectItem::ExprWithAlias { expr: expr.clone(), alias: Ident::new(TABLE_OID) };
+        }
     }
     if let Some(selection) = &mut select.selection {
         let _ = visit_expressions_mut(selection, &mut resolve);
@@ -79,6 +88,15 @@ fn resolve_in_select(select: &mut Select) {
         for join in &mut table.joins {
             let _ = visit_expressions_mut(&mut join.join_operator, &mut resolve);
         }
+    }
+}
+
+/// Whether `expr` is a column `tableoid`, qualified or not.
+fn is_table_oid(expr: &Expr) -> bool {
+    match expr {
+        Expr::Identifier(ident) => ident.value.eq_ignore_ascii_case(TABLE_OID),
+        Expr::CompoundIdentifier(parts) => parts.last().is_some_and(|part| part.value.eq_ignore_ascii_case(TABLE_OID)),
+        _ => false,
     }
 }
 
@@ -129,7 +147,7 @@ mod tests {
         assert_eq!(
             rewritten(sql),
             format!(
-                "SELECT pgc.oid, {lookup} FROM pg_catalog.pg_constraint pgc JOIN pg_catalog.pg_class c ON c.oid = pgc.conrelid"
+                "SELECT pgc.oid, {lookup} AS tableoid FROM pg_catalog.pg_constraint pgc JOIN pg_catalog.pg_class c ON c.oid = pgc.conrelid"
             )
         );
         let alone =
