@@ -62,11 +62,9 @@ fn reads_only_the_catalog(statements: &[Statement]) -> bool {
     let mut tables = 0;
     let mut in_catalog = |name: &ObjectName| {
         tables += 1;
-        let inside = match zicht_engine::name_parts(name).as_slice() {
-            [table] => table.starts_with("pg_"),
-            [.., schema, _] => schema == "pg_catalog" || schema == "information_schema",
-            [] => false,
-        };
+        let parts = zicht_engine::name_parts(name);
+        let inside = is_pg_catalog_table(&parts)
+            || matches!(parts.as_slice(), [.., schema, _] if schema == "information_schema");
         if inside { ControlFlow::Continue(()) } else { ControlFlow::Break(()) }
     };
     let inside = statements.iter().all(|statement| visit_relations(statement, &mut in_catalog).is_continue());
@@ -284,10 +282,15 @@ impl VisitorMut for UnnestColumnNamedAsAlias {
 /// plan in a FROM clause of a subquery inside an expression (psql's `\d+`:
 /// `c.reloptions || array(select ... from pg_catalog.unnest(tc.reloptions) x)`).
 fn is_storage_options(expr: &Expr) -> bool {
+    column_name(expr).is_some_and(|column| column.value == "reloptions")
+}
+
+/// The column a (possibly qualified) column reference names: `c` of `c`, `t.c` or `s.t.c`.
+pub(crate) fn column_name(expr: &Expr) -> Option<&Ident> {
     match expr {
-        Expr::Identifier(column) => column.value == "reloptions",
-        Expr::CompoundIdentifier(parts) => parts.last().is_some_and(|column| column.value == "reloptions"),
-        _ => false,
+        Expr::Identifier(column) => Some(column),
+        Expr::CompoundIdentifier(parts) => parts.last(),
+        _ => None,
     }
 }
 

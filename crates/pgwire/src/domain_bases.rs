@@ -66,12 +66,7 @@ fn selects_base_type_of_pg_type(anchor: &Select) -> Option<&Expr> {
     let (SelectItem::UnnamedExpr(expr) | SelectItem::ExprWithAlias { expr, .. }) = anchor.projection.first()? else {
         return None;
     };
-    let column = match expr {
-        Expr::Identifier(ident) => ident,
-        Expr::CompoundIdentifier(parts) => parts.last()?,
-        _ => return None,
-    };
-    column.value.eq_ignore_ascii_case(BASE_TYPE).then_some(expr)
+    crate::compat::column_name(expr)?.value.eq_ignore_ascii_case(BASE_TYPE).then_some(expr)
 }
 
 #[cfg(test)]

@@ -25,7 +25,6 @@ use datafusion::catalog::TableProvider;
 use datafusion::common::{exec_err, plan_err};
 use datafusion::error::Result;
 use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility};
-
 use datafusion::sql::sqlparser::ast::{BinaryOperator, Expr, Statement, Value, visit_expressions_mut};
 
 use crate::pg_catalog_schema::{converted_table, in_memory_batches};
@@ -257,11 +256,7 @@ pub(crate) fn compare_with_array_literals(statements: &mut Vec<Statement>) {
 
 /// Whether `expr` names a column that holds a list of integers in one of the converted tables.
 fn is_integer_vector_column(expr: &Expr) -> bool {
-    let name = match expr {
-        Expr::Identifier(ident) => ident,
-        Expr::CompoundIdentifier(parts) if !parts.is_empty() => &parts[parts.len() - 1],
-        _ => return false,
-    };
+    let Some(name) = crate::compat::column_name(expr) else { return false };
     VECTORS.iter().flat_map(|(_, columns)| columns.iter()).any(|(column, element)| {
         name.value.eq_ignore_ascii_case(column) && matches!(element, DataType::Int16 | DataType::Int32)
     })

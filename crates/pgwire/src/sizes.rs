@@ -40,14 +40,15 @@ pub(crate) fn name_size_arguments(statements: &mut [Statement]) -> bool {
     let mut found = false;
     let mut cast = |expr: &mut Expr| {
         if let Expr::Function(function) = expr
-            && RELATION_SIZES.contains(&function.name.to_string().to_lowercase().trim_start_matches("pg_catalog."))
+            && zicht_engine::name_parts(&function.name)
+                .last()
+                .is_some_and(|name| RELATION_SIZES.contains(&name.as_str()))
             && let FunctionArguments::List(list) = &mut function.args
             && let [FunctionArg::Unnamed(FunctionArgExpr::Expr(argument))] = list.args.as_mut_slice()
-            && let Expr::Value(value) = argument
-            && let Value::SingleQuotedString(name) = &value.value
-            && let Some(regclass) = crate::compat::parse_expression(&format!("{}::regclass", quoted(name)))
+            && matches!(argument, Expr::Value(value) if matches!(value.value, Value::SingleQuotedString(_)))
         {
-            *argument = regclass;
+            let name = std::mem::replace(argument, Expr::Value(Value::Null.into()));
+            *argument = as_regclass(name);
             found = true;
         }
         ControlFlow::<()>::Continue(())
@@ -58,9 +59,13 @@ pub(crate) fn name_size_arguments(statements: &mut [Statement]) -> bool {
     found
 }
 
-/// `text` as an SQL string literal.
-fn quoted(text: &str) -> String {
-    format!("'{}'", text.replace('\'', "''"))
+/// `literal::regclass`, the literal as written (as [`crate::compat::call`] builds a call).
+fn as_regclass(literal: Expr) -> Expr {
+    let mut cast = crate::compat::parse_expression("NULL::regclass").expect("a cast to regclass parses");
+    if let Expr::Cast { expr, .. } = &mut cast {
+        **expr = literal;
+    }
+    cast
 }
 
 /// `name(argument)`: 0 bytes, whatever the relation or database.

@@ -93,11 +93,7 @@ fn resolve_in_select(select: &mut Select) {
 
 /// Whether `expr` is a column `tableoid`, qualified or not.
 fn is_table_oid(expr: &Expr) -> bool {
-    match expr {
-        Expr::Identifier(ident) => ident.value.eq_ignore_ascii_case(TABLE_OID),
-        Expr::CompoundIdentifier(parts) => parts.last().is_some_and(|part| part.value.eq_ignore_ascii_case(TABLE_OID)),
-        _ => false,
-    }
+    crate::compat::column_name(expr).is_some_and(|column| column.value.eq_ignore_ascii_case(TABLE_OID))
 }
 
 /// The pg_catalog tables `from` reads, by the name a column names them with (alias or table
