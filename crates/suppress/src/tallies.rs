@@ -65,6 +65,43 @@ fn prefetch<T>(slice: &[T], at: usize) {
     let _ = (slice, at);
 }
 
+/// The positions of `ids` (counted from `first`) with their ids, sorted by id, equal ids in
+/// order of arrival (so a unit's entries are added up in the order they arrived).
+///
+/// Each entry is packed into one `u64`, its id (less the smallest) above its position, and the
+/// packed values sorted as plain integers: the position breaks ties, so the order is stable
+/// without a stable sort. For owners, millions of entries in random order, this was twice as
+/// fast as a radix sort of (id, position) pairs, which moves 16 bytes an entry in every pass
+/// over the bytes in which the ids differ (a stable comparison sort of the pairs, before that,
+/// was slower still). Ids too far apart to pack beside their positions are radix-sorted as
+/// pairs.
+fn in_id_order(ids: &[i64], first: usize) -> Vec<(i64, u32)> {
+    let smallest = ids.iter().copied().min().unwrap_or(0);
+    let largest = ids.iter().copied().max().unwrap_or(0);
+    let span = largest.wrapping_sub(smallest) as u64;
+    let position_bits = u64::BITS - (ids.len() as u64).leading_zeros();
+    let id_bits = u64::BITS - span.leading_zeros();
+    if id_bits + position_bits > u64::BITS {
+        let mut order: Vec<(i64, u32)> = ids.iter().enumerate().map(|(at, &id)| (id, (first + at) as u32)).collect();
+        radsort::sort_by_key(&mut order, |&(id, _)| id);
+        return order;
+    }
+    let mut packed: Vec<u64> = ids
+        .iter()
+        .enumerate()
+        .map(|(at, &id)| ((id.wrapping_sub(smallest) as u64) << position_bits) | at as u64)
+        .collect();
+    packed.sort_unstable();
+    let position_mask = (1u64 << position_bits) - 1;
+    packed
+        .into_iter()
+        .map(|p| {
+            let id = smallest.wrapping_add((p >> position_bits) as i64);
+            (id, (first + (p & position_mask) as usize) as u32)
+        })
+        .collect()
+}
+
 impl Tallies {
     pub fn new(inputs: usize) -> Tallies {
         Tallies {
@@ -230,14 +267,11 @@ impl Tallies {
         if ascending && self.fold_beside() {
             return;
         }
-        let mut order: Vec<(i64, u32)> =
-            self.ids[folded..].iter().enumerate().map(|(at, &id)| (id, (folded + at) as u32)).collect();
-        if !ascending {
-            // A radix sort (stable: equal ids keep their order of arrival) in a few linear
-            // passes, only over the bytes in which the ids differ; a comparison sort of the same
-            // entries was a sixth of a query's time.
-            radsort::sort_by_key(&mut order, |&(id, _)| id);
-        }
+        let appended = &self.ids[folded..];
+        let order = match ascending {
+            true => appended.iter().enumerate().map(|(at, &id)| (id, (folded + at) as u32)).collect(),
+            false => in_id_order(appended, folded),
+        };
         self.merge_folded_with(&order);
     }
 
@@ -567,6 +601,31 @@ mod tests {
         for r in 0..100_000i64 {
             tallies.add_row(r % 1_000, &[Some(1.0)]);
             assert!(tallies.ids.len() <= FOLD_FROM.max(2 * 1_000) + 1);
+        }
+    }
+
+    #[test]
+    fn ids_sort_stably_packed_beside_their_positions_or_as_pairs() {
+        // What a stable sort of (id, position) pairs gives, for comparison.
+        let stable = |ids: &[i64], first: usize| {
+            let mut order: Vec<(i64, u32)> =
+                ids.iter().enumerate().map(|(at, &id)| (id, (first + at) as u32)).collect();
+            order.sort_by_key(|&(id, _)| id);
+            order
+        };
+        let random: Vec<i64> =
+            (0..50_000u64).map(|r| (r.wrapping_mul(0x9E37_79B9_7F4A_7C15) % 20_011) as i64 - 10_000).collect();
+        for ids in [
+            random,
+            vec![5, 5, 5, 5],
+            vec![3],
+            vec![-7, 1_000_000_000_000, -7, 42, 1_000_000_000_000],
+            // Too far apart to pack: radix-sorted as pairs.
+            vec![i64::MAX, 0, i64::MIN, 0, -1, i64::MAX, i64::MIN],
+        ] {
+            for first in [0, 1_000] {
+                assert_eq!(in_id_order(&ids, first), stable(&ids, first), "{ids:?}");
+            }
         }
     }
 
