@@ -76,13 +76,12 @@ fn prefetch<T>(slice: &[T], at: usize) {
 /// was slower still). Ids too far apart to pack beside their positions are radix-sorted as
 /// pairs.
 fn in_id_order(ids: &[i64], first: usize) -> Vec<(i64, u32)> {
-    let smallest = ids.iter().copied().min().unwrap_or(0);
-    let largest = ids.iter().copied().max().unwrap_or(0);
+    let (smallest, largest) = ids.iter().fold((i64::MAX, i64::MIN), |(low, high), &id| (low.min(id), high.max(id)));
     let span = largest.wrapping_sub(smallest) as u64;
     let position_bits = u64::BITS - (ids.len() as u64).leading_zeros();
     let id_bits = u64::BITS - span.leading_zeros();
     if id_bits + position_bits > u64::BITS {
-        let mut order: Vec<(i64, u32)> = ids.iter().enumerate().map(|(at, &id)| (id, (first + at) as u32)).collect();
+        let mut order = in_arrival_order(ids, first);
         radsort::sort_by_key(&mut order, |&(id, _)| id);
         return order;
     }
@@ -100,6 +99,11 @@ fn in_id_order(ids: &[i64], first: usize) -> Vec<(i64, u32)> {
             (id, (first + (p & position_mask) as usize) as u32)
         })
         .collect()
+}
+
+/// The positions of `ids` (counted from `first`) with their ids, as they arrived.
+fn in_arrival_order(ids: &[i64], first: usize) -> Vec<(i64, u32)> {
+    ids.iter().enumerate().map(|(at, &id)| (id, (first + at) as u32)).collect()
 }
 
 impl Tallies {
@@ -269,7 +273,7 @@ impl Tallies {
         }
         let appended = &self.ids[folded..];
         let order = match ascending {
-            true => appended.iter().enumerate().map(|(at, &id)| (id, (folded + at) as u32)).collect(),
+            true => in_arrival_order(appended, folded),
             false => in_id_order(appended, folded),
         };
         self.merge_folded_with(&order);
@@ -608,8 +612,7 @@ mod tests {
     fn ids_sort_stably_packed_beside_their_positions_or_as_pairs() {
         // What a stable sort of (id, position) pairs gives, for comparison.
         let stable = |ids: &[i64], first: usize| {
-            let mut order: Vec<(i64, u32)> =
-                ids.iter().enumerate().map(|(at, &id)| (id, (first + at) as u32)).collect();
+            let mut order = in_arrival_order(ids, first);
             order.sort_by_key(|&(id, _)| id);
             order
         };
