@@ -19,7 +19,7 @@ pub struct Warehouse {
 }
 
 /// Parameters of the disclosure-control rules (see docs/suppression.md).
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SuppressionParams {
     /// Minimum distinct units of every unit type in a released cell.
     pub k: u32,

@@ -27,6 +27,34 @@ pub enum Command {
     Run(RunArgs),
     /// List the saved theme queries.
     Queries(QueriesArgs),
+    /// Run a worker of a cluster: it runs the parts of queries its coordinator
+    /// (`zicht serve --workers`) sends; see docs/cluster.md.
+    Worker(WorkerArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct WorkerArgs {
+    /// Address to listen on, e.g. 10.0.0.2:50051 (port 0: any free port, printed on stdout).
+    #[arg(long, default_value = "127.0.0.1:50051")]
+    pub listen: std::net::SocketAddr,
+    #[command(flatten)]
+    pub cluster: ClusterTokenArgs,
+    /// Upper bound of memory for the query parts this worker runs, e.g. 8GiB; half the
+    /// machine's memory when unset.
+    #[arg(long, env = "ZICHT_MEMORY_LIMIT")]
+    pub memory_limit: Option<bytesize::ByteSize>,
+    /// The same catalog, data directory (at the same path) and secret key as the coordinator.
+    #[command(flatten)]
+    pub warehouse: WarehouseArgs,
+}
+
+/// The token every process of a cluster presents to the others.
+#[derive(Args, Debug, Clone)]
+pub struct ClusterTokenArgs {
+    /// Shared secret of the cluster's processes (at least 16 characters); workers refuse requests
+    /// without it.
+    #[arg(long, env = "ZICHT_CLUSTER_TOKEN", hide_env_values = true)]
+    pub cluster_token: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -109,6 +137,12 @@ pub struct ServeArgs {
     /// Append one JSON line per statement (user, fingerprint, outcome) to this file.
     #[arg(long, env = "ZICHT_AUDIT_LOG")]
     pub audit_log: Option<PathBuf>,
+    /// Coordinate a cluster: run queries over protected data on these workers (`zicht worker`),
+    /// as host:port, comma-separated; needs the cluster token.
+    #[arg(long, env = "ZICHT_WORKERS", value_delimiter = ',')]
+    pub workers: Vec<String>,
+    #[command(flatten)]
+    pub cluster: ClusterTokenArgs,
     #[command(flatten)]
     pub warehouse: WarehouseArgs,
 }

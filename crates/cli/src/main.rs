@@ -2,7 +2,7 @@
 //!
 //! Generates the synthetic dataset, runs SQL and saved theme queries in-process through the
 //! suppression layer, checks or lists the catalog and the saved queries, and serves the warehouse
-//! over the PostgreSQL wire protocol. Errors print one line and exit non-zero.
+//! over the PostgreSQL wire protocol, alone or as the coordinator of workers. Errors print one line and exit non-zero.
 
 mod args;
 mod catalog_cmd;
@@ -14,6 +14,7 @@ mod queries_cmd;
 mod query_cmd;
 mod run_cmd;
 mod serve_cmd;
+mod worker_cmd;
 
 use clap::Parser;
 
@@ -65,6 +66,7 @@ fn main() {
             Command::Passwd(args) => passwd_cmd::run(args),
             Command::Run(args) => run_cmd::run(args).await,
             Command::Queries(args) => queries_cmd::run(args).await,
+            Command::Worker(args) => worker_cmd::run(args).await,
         }
     });
     if let Err(failure) = result {

@@ -13,12 +13,22 @@ use crate::Failure;
 use crate::args::{ServeArgs, WarehouseArgs};
 use crate::data::open_engine_with;
 
-/// The configuration file: `[server]` (with `[[server.users]]` and `[server.tls]`) and `[warehouse]`.
+/// The configuration file: `[server]` (with `[[server.users]]` and `[server.tls]`), `[warehouse]`
+/// and `[cluster]`.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 struct ConfigFile {
     server: ServerConfig,
     warehouse: WarehouseFile,
+    cluster: ClusterFile,
+}
+
+/// The workers this server coordinates (`--workers`, `--cluster-token`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct ClusterFile {
+    workers: Vec<String>,
+    token: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -74,6 +84,14 @@ pub async fn run(args: ServeArgs) -> Result<(), Failure> {
         None => None,
     };
     let budget = budget_policy(file.warehouse.query_budget, file.warehouse.budget_period.as_deref())?;
+    let workers = if args.workers.is_empty() { file.cluster.workers } else { args.workers.clone() };
+    let cluster = match workers.is_empty() {
+        true => None,
+        false => Some(crate::worker_cmd::cluster_options(
+            &workers,
+            args.cluster.cluster_token.clone().or(file.cluster.token),
+        )?),
+    };
     let engine = open_engine_with(&warehouse, |mut options| {
         if let Some(bytes) = memory_limit {
             options = options.with_memory_limit(usize::try_from(bytes).unwrap_or(usize::MAX));
@@ -83,6 +101,9 @@ pub async fn run(args: ServeArgs) -> Result<(), Failure> {
         }
         if let Some(audit) = audit {
             options = options.with_audit(Arc::new(audit));
+        }
+        if let Some(cluster) = cluster {
+            options = options.with_cluster(cluster);
         }
         options.with_budget(budget)
     })
@@ -147,7 +168,7 @@ fn parse_size(text: &str) -> Result<u64, Failure> {
         .map_err(|e| Failure::new(format!("memory_limit {text:?}: {e}")))
 }
 
-async fn shutdown_signal() {
+pub async fn shutdown_signal() {
     let interrupt = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {

@@ -75,7 +75,10 @@ impl Engine {
             let schema = zicht.schema(&table.schema).expect("registered above");
             schema.register_table(table.name.clone(), provider).map_err(EngineError::from_planning)?;
         }
-        let base = ctx.state();
+        let base = match &options.cluster {
+            Some(cluster) => crate::cluster::coordinate(ctx.state(), cluster).map_err(EngineError::from_planning)?,
+            None => ctx.state(),
+        };
         let (untrusted, trusted) = match &secret {
             Some(secret) => {
                 (protect(&base, secret, AccessLevel::Untrusted), protect(&base, secret, AccessLevel::Trusted))

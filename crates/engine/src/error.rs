@@ -44,6 +44,10 @@ pub enum EngineError {
         "no secret key for the cell-key perturbation: set one (ZICHT_SECRET_KEY, EngineOptions::with_secret_key) or use a key file (zicht_engine::secret::load_or_create)"
     )]
     NoSecret,
+    /// A worker of the cluster could not run its part: unreachable, refusing the token, or keyed
+    /// with another secret. The message is fixed: it never echoes what the worker said.
+    #[error("{0}")]
+    Cluster(String),
 }
 
 impl EngineError {
@@ -61,6 +65,7 @@ impl EngineError {
             EngineError::ResourcesExhausted(_) => "53200",
             EngineError::TooLong(_) => "54000",
             EngineError::TooComplex(_) => "54001",
+            EngineError::Cluster(_) => "58000",
         }
     }
 
@@ -86,6 +91,9 @@ impl EngineError {
     pub(crate) fn from_execution(error: DataFusionError, protected: bool) -> EngineError {
         if let Some(rejection) = find_suppression_error(&error) {
             return EngineError::Suppression(rejection.clone());
+        }
+        if let Some(cluster) = crate::cluster::failure(&error) {
+            return cluster;
         }
         match error.find_root() {
             DataFusionError::ResourcesExhausted(m) => EngineError::ResourcesExhausted(m.clone()),

@@ -39,6 +39,7 @@ mod bounded_strings;
 mod budget;
 mod checked_arithmetic;
 mod checked_constants;
+pub mod cluster;
 mod engine;
 mod error;
 mod information_schema;

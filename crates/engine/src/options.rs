@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use crate::audit::AuditSink;
 use crate::budget::BudgetPolicy;
+use crate::cluster::ClusterOptions;
 use crate::limits::StatementLimits;
 
 use zicht_catalog::{Catalog, SavedQuery};
@@ -47,6 +48,9 @@ pub struct EngineOptions {
     pub budget: BudgetPolicy,
     /// How long and how deep one statement may be.
     pub limits: StatementLimits,
+    /// Workers that run queries over protected data; none by default (everything runs in this
+    /// process). See [`crate::cluster`].
+    pub cluster: Option<ClusterOptions>,
 }
 
 impl EngineOptions {
@@ -64,6 +68,7 @@ impl EngineOptions {
             saved_queries: Vec::new(),
             budget: BudgetPolicy::default(),
             limits: StatementLimits::default(),
+            cluster: None,
         }
     }
 
@@ -110,6 +115,12 @@ impl EngineOptions {
 
     pub fn with_budget(mut self, budget: BudgetPolicy) -> EngineOptions {
         self.budget = budget;
+        self
+    }
+
+    /// Makes this engine the coordinator of `cluster`.
+    pub fn with_cluster(mut self, cluster: ClusterOptions) -> EngineOptions {
+        self.cluster = Some(cluster);
         self
     }
 

@@ -226,10 +226,17 @@ impl Session {
             }
             trail.questions = questions;
         }
+        let task = match crate::cluster::is_distributed(&physical) {
+            true => match crate::cluster::task_context(&self.ctx.state(), &physical) {
+                Ok(task) => task,
+                Err(error) => return Err(trail.refused(EngineError::from_planning(error))),
+            },
+            false => self.ctx.task_ctx(),
+        };
         if !reads_protected {
-            return Released::running(physical, self.ctx.task_ctx(), trail);
+            return Released::running(physical, task, trail);
         }
-        Ok(Released::admitted(physical, self.ctx.task_ctx(), self.shared.admission.clone(), trail))
+        Ok(Released::admitted(physical, task, self.shared.admission.clone(), trail))
     }
 
     /// Analysis, optimisation and physical planning, on the planner stack ([`on_planner_stack`]).
@@ -245,6 +252,7 @@ impl Session {
             let physical = frame.create_physical_plan().await.map_err(EngineError::from_planning)?;
             if protected {
                 zicht_suppress::verify_released(&physical)?;
+                crate::cluster::verify_stages_visible(&physical)?;
             }
             Ok(physical)
         })

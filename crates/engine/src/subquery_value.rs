@@ -54,7 +54,11 @@ impl ScalarUDFImpl for SubqueryValue {
         let [found] = args.args.as_slice() else {
             return exec_err!("zicht_subquery_value takes a struct of a value and a row count");
         };
-        let found_array = found.to_array(args.number_rows)?;
+        // A constant is one value, whatever the batch's row count (which may be 0).
+        let found_array = match found {
+            ColumnarValue::Scalar(scalar) => scalar.to_array_of_size(1)?,
+            ColumnarValue::Array(array) => Arc::clone(array),
+        };
         let Some(found_rows) = found_array.as_struct_opt() else {
             return exec_err!("zicht_subquery_value takes a struct of a value and a row count");
         };
@@ -112,5 +116,25 @@ mod tests {
         assert_eq!(answer, [Some("WK035802".to_string()), None, None]);
         let error = call(&[Some((Some("WK035802"), 1)), Some((Some("WK035803"), 2))]).unwrap_err();
         assert!(error.to_string().contains("more than one row"), "{error}");
+    }
+
+    #[test]
+    fn a_constant_is_answered_in_a_batch_of_no_rows() {
+        let fields =
+            Fields::from(vec![Field::new("value", DataType::Utf8, true), Field::new("rows", DataType::Int64, false)]);
+        let columns: Vec<ArrayRef> =
+            vec![Arc::new(StringArray::from(vec!["GM0363"])), Arc::new(Int64Array::from(vec![1]))];
+        let found = ScalarValue::Struct(Arc::new(StructArray::new(fields.clone(), columns, None)));
+        let result = subquery_value()
+            .invoke_with_args(ScalarFunctionArgs {
+                arg_fields: vec![Arc::new(Field::new("found", DataType::Struct(fields), true))],
+                return_field: Arc::new(Field::new("value", DataType::Utf8, true)),
+                args: vec![ColumnarValue::Scalar(found)],
+                number_rows: 0,
+                config_options: Arc::new(ConfigOptions::default()),
+            })
+            .unwrap();
+        let ColumnarValue::Scalar(value) = result else { panic!("a constant gives a constant") };
+        assert_eq!(value, ScalarValue::Utf8(Some("GM0363".into())));
     }
 }

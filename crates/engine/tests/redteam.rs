@@ -11,6 +11,8 @@
 
 #[path = "common/rows.rs"]
 mod rows;
+#[path = "common/test_cluster.rs"]
+mod test_cluster;
 
 mod redteam {
     pub mod decisions;
@@ -112,7 +114,7 @@ impl World {
         zicht_gen::generate(&catalog, &zicht_gen::GenConfig { scale: 0.01, seed: 42 }, &data, &mut |_| {}).unwrap();
         let queries = zicht_catalog::queries::embedded().unwrap();
         let options = EngineOptions::new(catalog, &data).with_secret_key(SECRET).with_saved_queries(queries);
-        let engine = Engine::open(options).await.unwrap();
+        let engine = Engine::open(test_cluster::maybe_clustered(options, SECRET).await).await.unwrap();
         let insider = Insider::read(&data);
         World { engine, insider, data, _dir: dir }
     }

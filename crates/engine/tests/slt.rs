@@ -11,67 +11,12 @@ mod slt_files;
 
 use slt_files::slt_files;
 
-use sqllogictest::{
-    AsyncDB, DBOutput, DefaultColumnType, Runner, default_column_validator, default_normalizer, default_validator,
-};
-use zicht_engine::datafusion::arrow::datatypes::DataType;
-use zicht_engine::datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
-use zicht_engine::{Engine, EngineError, EngineOptions, Session};
+#[path = "common/slt_db.rs"]
+mod slt_db;
 
-struct Zicht {
-    session: Session,
-}
-
-#[async_trait::async_trait]
-impl AsyncDB for Zicht {
-    type Error = EngineError;
-    type ColumnType = DefaultColumnType;
-
-    async fn run(&mut self, sql: &str) -> Result<DBOutput<DefaultColumnType>, EngineError> {
-        let released = self.session.sql(sql).await?;
-        let schema = released.schema();
-        let batches = released.collect().await?;
-        let types = schema.fields().iter().map(|f| column_type(f.data_type())).collect();
-        let options = FormatOptions::default().with_null("NULL");
-        let mut rows = Vec::new();
-        for batch in &batches {
-            let formatters: Vec<_> =
-                batch.columns().iter().map(|c| ArrayFormatter::try_new(c.as_ref(), &options).unwrap()).collect();
-            for row in 0..batch.num_rows() {
-                rows.push(formatters.iter().map(|f| same_as_wire(f.value(row).to_string())).collect());
-            }
-        }
-        if schema.fields().is_empty() {
-            return Ok(DBOutput::StatementComplete(0));
-        }
-        Ok(DBOutput::Rows { types, rows })
-    }
-
-    async fn shutdown(&mut self) {}
-
-    fn engine_name(&self) -> &str {
-        "zicht"
-    }
-}
-
-fn column_type(data_type: &DataType) -> DefaultColumnType {
-    if data_type.is_integer() {
-        DefaultColumnType::Integer
-    } else if data_type.is_floating() {
-        DefaultColumnType::FloatingPoint
-    } else {
-        DefaultColumnType::Text
-    }
-}
-
-/// Floats as Rust (and the wire test's client) print them: `15` rather than Arrow's `15.0`, so
-/// that one expected output serves both runners.
-fn same_as_wire(value: String) -> String {
-    match value.parse::<f64>() {
-        Ok(float) if value.contains('.') || value.contains('e') => float.to_string(),
-        _ => value,
-    }
-}
+use slt_db::Zicht;
+use sqllogictest::{Runner, default_column_validator, default_normalizer, default_validator};
+use zicht_engine::{Engine, EngineOptions};
 
 #[tokio::test]
 async fn sqllogictest_files_pass_in_process() {

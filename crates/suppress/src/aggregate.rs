@@ -26,7 +26,7 @@ use crate::state::{PartialStates, layout, states};
 use crate::summary::Summaries;
 
 /// What one measure of the aggregation releases.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Measure {
     /// Whether the group itself may be shown (hidden; failing groups are dropped).
     Cell,
@@ -97,6 +97,9 @@ pub(crate) struct Spec {
 
 #[derive(Debug)]
 pub struct ProtectAggregate {
+    /// [`NAME`], or a name unique within a query for a fragment sent to a worker
+    /// ([`crate::Blueprint`]).
+    name: String,
     signature: Signature,
     spec: Arc<Spec>,
 }
@@ -140,7 +143,12 @@ impl ProtectAggregate {
             question: None,
             output: DataType::Struct(fields),
         };
-        ProtectAggregate { signature, spec: Arc::new(spec) }
+        ProtectAggregate { name: NAME.to_string(), signature, spec: Arc::new(spec) }
+    }
+
+    /// The same aggregation (the same state and audit counters) under another name.
+    pub fn with_name(&self, name: &str) -> ProtectAggregate {
+        ProtectAggregate { name: name.to_string(), signature: self.signature.clone(), spec: Arc::clone(&self.spec) }
     }
 
     /// The question this aggregation answers, charged to an untrusted user's budget.
@@ -157,7 +165,6 @@ impl ProtectAggregate {
         self.spec.question.as_ref()
     }
 
-    #[cfg(test)]
     pub(crate) fn spec(&self) -> &Spec {
         &self.spec
     }
@@ -181,7 +188,7 @@ impl Hash for ProtectAggregate {
 
 impl AggregateUDFImpl for ProtectAggregate {
     fn name(&self) -> &str {
-        NAME
+        &self.name
     }
 
     fn signature(&self) -> &Signature {

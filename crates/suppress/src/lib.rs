@@ -19,6 +19,7 @@
 mod access;
 mod aggregate;
 mod batch;
+mod blueprint;
 mod cell;
 mod error;
 mod expression;
@@ -47,10 +48,12 @@ use datafusion::optimizer::AnalyzerRule;
 use datafusion::physical_optimizer::PhysicalOptimizerRule;
 
 pub use access::AccessLevel;
-pub use aggregate::{CellCounters, Measure, MeasureSpec, ProtectAggregate, Question};
+pub use aggregate::{CellCounters, Measure, MeasureSpec, NAME as PROTECT_AGGREGATE, ProtectAggregate, Question};
+pub use blueprint::{Blueprint, blueprints, name_for_workers};
 pub use error::SuppressionError;
 pub use guard::{ProtectionGuard, cell_counts, questions, reads_protected, verify_released};
 pub use noise::{CellKeyer, NoiseSeeds};
+pub use released::released_function;
 pub use rule::ProtectRule;
 pub use single_stage::SingleStage;
 pub use table::{CatalogTable, ProtectedScanExec};

@@ -36,6 +36,7 @@ enum Purpose {
     StaticLayer = 4,
     DynamicLayer = 5,
     Complement = 6,
+    Fingerprint = 7,
 }
 
 /// The seeds of a measure's noise: what is measured, and each condition that selected the rows.
@@ -82,6 +83,15 @@ impl CellKeyer {
     /// [`CellKeyer::unit_key`], computed several at a time.
     pub(crate) fn unit_keys(&self, entity: EntityType, ids: &[i64], keys: &mut Vec<u64>) {
         unit_keys::unit_keys(self.key0, self.key1, entity as u8, ids, keys)
+    }
+
+    /// Tells whether two processes have the same secret without telling the secret: a keyed hash
+    /// of nothing, drawn apart from every noise draw. Sent with a protecting aggregation to the
+    /// workers of a cluster ([`crate::Blueprint`]).
+    pub fn fingerprint(&self) -> u64 {
+        let mut hasher = SipHasher13::new_with_keys(self.key1, self.key0);
+        hasher.write_u8(Purpose::Fingerprint as u8);
+        hasher.finish()
     }
 
     /// A uniform number in [0, 1) from the secret, a purpose and seeds.

@@ -57,6 +57,12 @@ static RELEASED: LazyLock<Arc<ScalarUDF>> = LazyLock::new(|| {
     Arc::new(ScalarUDF::new_from_impl(Released { signature: Signature::any(2, Volatility::Volatile) }))
 });
 
+/// The function itself, for the registry of a cluster worker, which decodes plan fragments that
+/// use it by its name.
+pub fn released_function() -> Arc<ScalarUDF> {
+    Arc::clone(&RELEASED)
+}
+
 /// `key` behind the barrier, NULL where `shown` is not true.
 pub(crate) fn released(key: Expr, shown: Expr) -> Expr {
     Expr::ScalarFunction(ScalarFunction::new_udf(Arc::clone(&RELEASED), vec![key, shown]))

@@ -91,7 +91,9 @@ pub struct ProtectedScanExec {
 }
 
 impl ProtectedScanExec {
-    fn new(input: Arc<dyn ExecutionPlan>, table: String) -> ProtectedScanExec {
+    /// Marks `input` as a scan of the protected table `table` (a plan fragment decoded on a
+    /// cluster worker; the catalog's tables mark their own scans).
+    pub fn new(input: Arc<dyn ExecutionPlan>, table: String) -> ProtectedScanExec {
         let properties = Arc::new(PlanProperties::clone(input.properties()));
         ProtectedScanExec { input, table, properties }
     }
