@@ -361,9 +361,15 @@ pub fn refuse_writing_statements(sql: &str) -> Result<()> {
     Ok(())
 }
 
+/// Namespaces of settings that only the engine may change: DataFusion's, and a coordinator's
+/// datafusion-distributed and fragment settings (an analyst who could turn on dynamic task counts
+/// would move stage boundaries past the guard's check).
+const ENGINE_NAMESPACES: &[&str] = &["datafusion.", "distributed.", "zicht."];
+
 fn refuse_setting(key: &str) -> Result<()> {
     let key = key.to_ascii_lowercase();
-    if key.starts_with("datafusion.") && !SETTABLE_OPTIONS.contains(&key.as_str()) {
+    if ENGINE_NAMESPACES.iter().any(|namespace| key.starts_with(namespace)) && !SETTABLE_OPTIONS.contains(&key.as_str())
+    {
         return Err(EngineError::NotAllowed(format!("{key} cannot be changed in a session")));
     }
     Ok(())
@@ -387,4 +393,23 @@ fn refuse_changes(plan: &LogicalPlan) -> Result<()> {
     })
     .map_err(EngineError::from_planning)?;
     refusal.map_or(Ok(()), |message| Err(EngineError::NotAllowed(message)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_listed_engine_settings_can_be_changed() {
+        assert!(refuse_setting("datafusion.execution.batch_size").is_ok());
+        assert!(refuse_setting("search_path").is_ok());
+        for key in [
+            "datafusion.explain.show_statistics",
+            "distributed.dynamic_task_count",
+            "DISTRIBUTED.broadcast_joins",
+            "zicht.aggregations",
+        ] {
+            assert!(refuse_setting(key).is_err(), "{key}");
+        }
+    }
 }

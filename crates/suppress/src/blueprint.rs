@@ -274,6 +274,7 @@ mod tests {
     fn the_secret_does_not_travel_and_another_secret_is_refused() {
         let blueprint = Blueprint::of(&aggregate(b"hunter2"), "zicht_protect_0").unwrap();
         assert!(!blueprint.to_json().contains("hunter2"));
+        assert_eq!(format!("{:?}", CellKeyer::new(b"hunter2")), "CellKeyer { .. }");
         let refused = blueprint.build(&CellKeyer::new(b"another secret")).unwrap_err();
         assert!(refused.to_string().contains("secret key differs"), "{refused}");
     }

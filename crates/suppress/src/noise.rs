@@ -21,10 +21,17 @@ use zicht_catalog::EntityType;
 use crate::unit_keys;
 
 /// Keys units and draws noise with a secret; without it, the noise cannot be predicted.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Clone, PartialEq, Eq, Hash)]
 pub struct CellKeyer {
     key0: u64,
     key1: u64,
+}
+
+/// Never the keys: a plan or an error printed for debugging must not carry them.
+impl std::fmt::Debug for CellKeyer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CellKeyer { .. }")
+    }
 }
 
 /// What a draw is for; each purpose gets independent numbers from the same seeds.

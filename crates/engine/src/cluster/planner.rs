@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use datafusion::catalog::Session;
+use datafusion::common::config::ConfigOptions;
 use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::SessionState;
@@ -146,11 +147,22 @@ impl QueryPlanner for FragmentPlanner {
         session: &dyn Session,
     ) -> Result<Arc<dyn ExecutionPlan>> {
         let plan = DefaultPhysicalPlanner::default().create_physical_plan(logical, session).await?;
-        if !zicht_suppress::reads_protected(&plan) || !self.functions.rebuild(&plan) {
+        if !zicht_suppress::reads_protected(&plan) || !self.functions.rebuild(&plan) || !default_settings(session) {
             return Err(DataFusionError::External(Box::new(StaysHere)));
         }
-        zicht_suppress::name_for_workers(plan)
+        let named = zicht_suppress::name_for_workers(plan)?;
+        // An aggregation whose blueprint cannot be written stays here with its query.
+        if zicht_suppress::blueprints(&named).is_err() {
+            return Err(DataFusionError::External(Box::new(StaysHere)));
+        }
+        Ok(named)
     }
+}
+
+/// Whether the session's settings that change answers are the defaults workers use: a worker
+/// evaluates functions with its own settings (datafusion-distributed sends only extensions).
+fn default_settings(session: &dyn Session) -> bool {
+    session.config_options().execution.time_zone == ConfigOptions::default().execution.time_zone
 }
 
 /// The query runs in the coordinator.

@@ -18,6 +18,9 @@ use super::planner::WorkerFunctions;
 use super::token::{TokenChannels, TokenCheck};
 use crate::error::{EngineError, Result};
 
+/// The most request metadata a worker accepts.
+const MAX_METADATA_BYTES: u32 = 4 << 20;
+
 /// How a worker is started.
 #[derive(Debug, Clone)]
 pub struct WorkerOptions {
@@ -51,6 +54,9 @@ pub async fn serve_worker(
     })
     .with_runtime_env(runtime);
     tonic::transport::Server::builder()
+        // The query's blueprints arrive as request metadata, beyond HTTP/2's usual 16 KiB for
+        // a query with many measures.
+        .http2_max_header_list_size(Some(MAX_METADATA_BYTES))
         .layer(tonic::service::InterceptorLayer::new(TokenCheck::new(&options.token)))
         .add_service(worker.into_worker_server())
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
